@@ -1,0 +1,279 @@
+//! The command line: `run`, `check` and `validate`, with their output formats and exit codes
+//! (0 healthy, 1 unhealthy, 2 error).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use tokio::task::JoinSet;
+
+use crate::config::{self, Config, LogFormat};
+use crate::probe::result::ms;
+use crate::probe::tls::TlsConfigs;
+use crate::probe::{Health, ProbeResult, TargetProber};
+use crate::schedule::Clock;
+use crate::telemetry::{self, Sink};
+
+/// Exit code: everything probed was up / the command succeeded.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: a target was degraded or down.
+pub const EXIT_UNHEALTHY: u8 = 1;
+/// Exit code: the config was invalid or upwatch itself failed.
+pub const EXIT_ERROR: u8 = 2;
+
+/// upwatch: synthetic uptime monitoring for HTTP APIs.
+#[derive(Debug, Parser)]
+#[command(name = "upwatch", version, about, long_about = None)]
+pub struct Cli {
+    /// Config file.
+    #[arg(
+        long,
+        short = 'c',
+        env = "UPWATCH_CONFIG",
+        default_value = "monitor.toml",
+        global = true
+    )]
+    pub config: PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: probe every target on its schedule until SIGINT/SIGTERM.
+    Run,
+    /// Probe targets once, print the results, exit 0 if all are up, 1 otherwise.
+    Check {
+        /// Only this target (repeatable).
+        #[arg(long = "target", short = 't', value_name = "NAME")]
+        targets: Vec<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Check the config and exit: 0 when valid, 2 with every error.
+    Validate,
+}
+
+/// Output format of `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned columns for people.
+    Table,
+    /// One JSON object per target per line.
+    Json,
+}
+
+/// Runs the parsed command line and returns the process exit code.
+pub fn main(cli: Cli) -> ExitCode {
+    crate::probe::tls::install_default_provider();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("upwatch: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    let code = runtime.block_on(async {
+        match cli.command {
+            Command::Validate => validate(&cli.config),
+            Command::Check { targets, format } => check(&cli.config, &targets, format).await,
+            Command::Run => run(&cli.config).await,
+        }
+    });
+    // Probe tasks that outlived a grace period must not hold the process open.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    ExitCode::from(code)
+}
+
+fn load(path: &Path) -> Result<Config, u8> {
+    config::load(path).map_err(|e| {
+        eprintln!("{e}");
+        EXIT_ERROR
+    })
+}
+
+fn validate(path: &Path) -> u8 {
+    match load(path) {
+        Ok(c) => {
+            for w in &c.warnings {
+                eprintln!("warning: {w}");
+            }
+            println!("{}: ok ({} target(s))", path.display(), c.targets.len());
+            EXIT_OK
+        }
+        Err(code) => code,
+    }
+}
+
+async fn run(path: &Path) -> u8 {
+    let config = match load(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    telemetry::init(config.daemon.log_format, Sink::Stdout);
+    let stop = async {
+        let name = crate::shutdown::signal().await;
+        tracing::info!("{name} received");
+        crate::shutdown::exit_on_second_signal();
+    };
+    match crate::app::run(config, stop).await {
+        Ok(_) => EXIT_OK,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("upwatch: {e}");
+            EXIT_ERROR
+        }
+    }
+}
+
+async fn check(path: &Path, names: &[String], format: Format) -> u8 {
+    let config = match load(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    telemetry::init(LogFormat::Pretty, Sink::Stderr);
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
+    let mut selected: Vec<Arc<config::Target>> = Vec::new();
+    for name in names {
+        match config.targets.iter().find(|t| &*t.name == name.as_str()) {
+            Some(t) => selected.push(t.clone()),
+            None => {
+                let known: Vec<&str> = config.targets.iter().map(|t| &*t.name).collect();
+                eprintln!(
+                    "upwatch: no target named {name:?} in {} (targets: {})",
+                    path.display(),
+                    known.join(", ")
+                );
+                return EXIT_ERROR;
+            }
+        }
+    }
+    if selected.is_empty() {
+        selected = config.targets.clone();
+    }
+    let (tls, warnings) = match TlsConfigs::build(selected.iter().map(|t| t.as_ref())) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("upwatch: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
+    let results = probe_all(&selected, &tls, config.daemon.max_concurrency).await;
+    match format {
+        Format::Json => {
+            for r in &results {
+                println!("{}", r.to_check_json());
+            }
+        }
+        Format::Table => print!("{}", table(&results)),
+    }
+    if results.iter().all(ProbeResult::ok) {
+        EXIT_OK
+    } else {
+        EXIT_UNHEALTHY
+    }
+}
+
+/// Probes each target once, concurrently (bounded), results in the given order.
+pub async fn probe_all(
+    targets: &[Arc<config::Target>],
+    tls: &TlsConfigs,
+    max_concurrency: usize,
+) -> Vec<ProbeResult> {
+    let clock = Clock::system();
+    let permits = Arc::new(tokio::sync::Semaphore::new(max_concurrency.max(1)));
+    let mut set = JoinSet::new();
+    for (i, t) in targets.iter().enumerate() {
+        let mut prober = TargetProber::new(t.clone(), tls.get(&t.tls));
+        let permits = permits.clone();
+        set.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            (i, prober.probe(&clock).await)
+        });
+    }
+    let mut out: Vec<(usize, ProbeResult)> = Vec::with_capacity(targets.len());
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok(x) => out.push(x),
+            Err(e) => tracing::error!("probe task failed: {e}"),
+        }
+    }
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, r)| r).collect()
+}
+
+/// The human table of `check`.
+pub fn table(results: &[ProbeResult]) -> String {
+    let opt =
+        |d: Option<std::time::Duration>| d.map_or("-".to_string(), |d| format!("{:.1}", ms(d)));
+    let mut rows = vec![[
+        "TARGET".to_string(),
+        "HEALTH".to_string(),
+        "STATUS".to_string(),
+        "TOTAL_MS".to_string(),
+        "DNS/CONNECT/TLS/TTFB/TRANSFER_MS".to_string(),
+        "HTTP".to_string(),
+        "CERT_DAYS".to_string(),
+        "FAILURES".to_string(),
+    ]];
+    for r in results {
+        let p = &r.phases;
+        rows.push([
+            r.target.to_string(),
+            match r.health {
+                Health::Up => "up",
+                Health::Degraded => "DEGRADED",
+                Health::Down => "DOWN",
+            }
+            .to_string(),
+            r.status.map_or("-".to_string(), |s| s.to_string()),
+            format!("{:.1}", ms(r.total)),
+            format!(
+                "{}/{}/{}/{}/{}",
+                opt(p.dns),
+                opt(p.connect),
+                opt(p.tls),
+                opt(p.ttfb),
+                opt(p.transfer)
+            ),
+            r.http_version.map_or("-", |v| v.as_str()).to_string(),
+            r.tls
+                .as_ref()
+                .map_or("-".to_string(), |t| t.days_left.to_string()),
+            if r.failures.is_empty() {
+                "-".to_string()
+            } else {
+                r.failure_summary()
+            },
+        ]);
+    }
+    let widths: Vec<usize> = (0..8)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            if c == 7 {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<w$}  ", w = widths[c]));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}

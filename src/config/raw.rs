@@ -1,0 +1,65 @@
+//! The serde mirror of monitor.toml. Every value is `Spanned` so validation can point at it;
+//! every key is optional here so a missing key gets our own message, not serde's.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub(crate) type S<T> = Option<Spanned<T>>;
+
+/// `[daemon]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDaemon {
+    pub state_dir: S<String>,
+    pub listen: S<String>,
+    pub log_format: S<String>,
+    pub location: S<String>,
+    pub max_concurrency: S<i64>,
+    pub shutdown_grace: S<String>,
+}
+
+/// The per-target keys that `[defaults]` may also set.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDefaults {
+    pub interval: S<String>,
+    pub timeout: S<String>,
+    pub max_latency: S<String>,
+    pub retries: S<i64>,
+    pub retry_delay: S<String>,
+    pub tls_min_days: S<i64>,
+    pub expect_status: S<Vec<Spanned<i64>>>,
+    pub ip_version: S<String>,
+    pub reuse_connection: S<bool>,
+    pub headers: S<BTreeMap<String, Spanned<String>>>,
+    pub max_body_size: S<String>,
+}
+
+/// `[[target]]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTarget {
+    pub name: S<String>,
+    pub url: S<String>,
+    pub method: S<String>,
+    pub headers: S<BTreeMap<String, Spanned<String>>>,
+    pub bearer_token: S<String>,
+    pub bearer_token_file: S<String>,
+    pub body: S<String>,
+    pub interval: S<String>,
+    pub schedule: S<String>,
+    pub timeout: S<String>,
+    pub expect_status: S<Vec<Spanned<i64>>>,
+    pub max_latency: S<String>,
+    pub expect_body_contains: S<String>,
+    pub tls_min_days: S<i64>,
+    pub tls_ca_file: S<String>,
+    pub tls_insecure: S<bool>,
+    pub ip_version: S<String>,
+    pub reuse_connection: S<bool>,
+    pub retries: S<i64>,
+    pub retry_delay: S<String>,
+    pub max_body_size: S<String>,
+}

@@ -1,0 +1,15 @@
+//! upwatch: a synthetic uptime-monitoring daemon for HTTP APIs.
+//!
+//! Data flows one way: [`config`] → [`schedule`] → [`probe`] result → [`pipeline`] (logs
+//! now; store, metrics and alerts later). The binary (`src/main.rs`) is a thin edge over
+//! [`cli`].
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod pipeline;
+pub mod probe;
+pub mod schedule;
+pub mod secret;
+pub mod shutdown;
+pub mod telemetry;

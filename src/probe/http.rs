@@ -1,0 +1,700 @@
+//! The phase-timed HTTP/HTTPS probe, built on hyper and tokio-rustls so that DNS, connect,
+//! TLS, time to first byte and transfer are measured separately and TLS failures keep their
+//! typed reason (reqwest hides both).
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use http::header::{HeaderValue, HOST, USER_AGENT};
+use http::{Request, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::pki_types::ServerName;
+use rustls::ClientConfig;
+use tokio::net::TcpStream;
+use tokio::time::{timeout_at, Instant};
+use tokio_rustls::TlsConnector;
+use tokio_util::task::AbortOnDropHandle;
+use url::Host;
+
+use super::result::{
+    Failure, FailureKind, HttpVersion, Phase, Phases, ProbeResult, ResponseInfo, TlsFacts,
+    BODY_EXCERPT_CHARS,
+};
+use super::tls;
+use crate::config::{IpVersion, Target};
+use crate::schedule::Clock;
+
+const USER_AGENT_VALUE: &str = concat!("upwatch/", env!("CARGO_PKG_VERSION"));
+/// Most response headers a result keeps, and the longest value kept.
+const MAX_HEADERS: usize = 64;
+const MAX_HEADER_VALUE: usize = 512;
+
+/// Probes one target. Holds the target's shared TLS config and, with `reuse_connection`,
+/// its open connection between probes.
+pub struct TargetProber {
+    target: Arc<Target>,
+    tls: Option<Arc<ClientConfig>>,
+    conn: Option<Conn>,
+}
+
+/// An open HTTP connection: the request handle and the task driving the socket (aborted
+/// when dropped, so a probe never leaves a connection behind).
+struct Conn {
+    sender: Sender,
+    version: HttpVersion,
+    remote: SocketAddr,
+    tls: Option<TlsFacts>,
+    _driver: AbortOnDropHandle<()>,
+}
+
+enum Sender {
+    H1(http1::SendRequest<Full<Bytes>>),
+    H2(http2::SendRequest<Full<Bytes>>),
+}
+
+/// What went wrong while connecting, already judged.
+struct ConnectFailure {
+    failure: Failure,
+    remote: Option<SocketAddr>,
+    tls: Option<TlsFacts>,
+}
+
+/// Accumulates phase times from consecutive instants, so phases always add up to the total.
+struct Laps {
+    start: Instant,
+    last: Instant,
+    phases: Phases,
+}
+
+impl Laps {
+    fn new(start: Instant) -> Self {
+        Laps {
+            start,
+            last: start,
+            phases: Phases::default(),
+        }
+    }
+
+    fn lap(&mut self, phase: Phase) {
+        let now = Instant::now();
+        self.phases.set(phase, now - self.last);
+        self.last = now;
+    }
+
+    fn total(&self) -> Duration {
+        self.last - self.start
+    }
+}
+
+impl TargetProber {
+    /// A prober for `target`; `tls` must be the shared config for its trust settings when
+    /// the URL is HTTPS.
+    pub fn new(target: Arc<Target>, tls: Option<Arc<ClientConfig>>) -> Self {
+        TargetProber {
+            target,
+            tls,
+            conn: None,
+        }
+    }
+
+    /// The target this prober serves.
+    pub fn target(&self) -> &Arc<Target> {
+        &self.target
+    }
+
+    /// Runs one probe: up to `1 + retries` attempts (a 429 or a degraded result is never
+    /// retried), and returns the last attempt's result.
+    pub async fn probe(&mut self, clock: &Clock) -> ProbeResult {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let mut result = self.attempt(clock).await;
+            result.attempts = attempts;
+            let retryable = result.health == super::Health::Down && result.status != Some(429);
+            if !retryable || attempts > self.target.retries {
+                return result;
+            }
+            tracing::debug!(target_name = %self.target.name, attempt = attempts, failures = %result.failure_summary(), "attempt failed, retrying");
+            tokio::time::sleep(self.target.retry_delay).await;
+        }
+    }
+
+    /// One attempt, bounded by the target's timeout.
+    async fn attempt(&mut self, clock: &Clock) -> ProbeResult {
+        let t = self.target.clone();
+        let start = Instant::now();
+        let checked_at = clock.wall(start);
+        let deadline = start + t.timeout;
+        let mut laps = Laps::new(start);
+        let mut failures = Vec::new();
+
+        let mut result = ProbeResult {
+            target: t.name.clone(),
+            url: t.display_url.clone(),
+            checked_at,
+            health: super::Health::Up,
+            status: None,
+            http_version: None,
+            phases: Phases::default(),
+            total: Duration::ZERO,
+            tls: None,
+            failures: Vec::new(),
+            response: None,
+            remote_addr: None,
+            attempts: 1,
+            reused_connection: false,
+        };
+
+        // A kept connection is used only if it is still open and ready.
+        let reusable = match self.conn.take() {
+            Some(mut c) if t.reuse_connection => {
+                let ready = match &mut c.sender {
+                    Sender::H1(s) => s.ready().await.is_ok(),
+                    Sender::H2(s) => s.ready().await.is_ok(),
+                };
+                ready.then_some(c)
+            }
+            _ => None,
+        };
+        let mut conn = match reusable {
+            Some(c) => {
+                result.reused_connection = true;
+                laps.last = Instant::now();
+                laps.start = laps.last;
+                c
+            }
+            None => match self.connect(&mut laps, deadline, checked_at).await {
+                Ok(c) => c,
+                Err(cf) => {
+                    result.remote_addr = cf.remote;
+                    result.tls = cf.tls;
+                    failures.push(cf.failure);
+                    return finish(result, laps, failures);
+                }
+            },
+        };
+        result.remote_addr = Some(conn.remote);
+        result.http_version = Some(conn.version);
+        result.tls = conn.tls.clone();
+        if let Some(facts) = &result.tls {
+            if t.tls_min_days > 0 && facts.days_left < i64::from(t.tls_min_days) {
+                failures.push(Failure::new(
+                    FailureKind::TlsExpiring,
+                    format!(
+                        "certificate expires in {} days ({}), under tls_min_days = {}",
+                        facts.days_left,
+                        facts.not_after.format("%Y-%m-%d"),
+                        t.tls_min_days
+                    ),
+                ));
+            }
+        }
+
+        // Request → response head.
+        let req = match self.build_request(conn.version) {
+            Ok(r) => r,
+            Err(e) => {
+                failures.push(Failure::new(FailureKind::Io, e));
+                return finish(result, laps, failures);
+            }
+        };
+        let sent = match &mut conn.sender {
+            Sender::H1(s) => timeout_at(deadline, s.send_request(req)).await,
+            Sender::H2(s) => timeout_at(deadline, s.send_request(req)).await,
+        };
+        laps.lap(Phase::Ttfb);
+        let response = match sent {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                failures.push(Failure::in_phase(
+                    FailureKind::Io,
+                    Phase::Ttfb,
+                    format!("no response: {}", hyper_error_text(&e)),
+                ));
+                return finish(result, laps, failures);
+            }
+            Err(_) => {
+                failures.push(Failure::in_phase(
+                    FailureKind::Timeout,
+                    Phase::Ttfb,
+                    format!(
+                        "no response head within {}",
+                        humantime::format_duration(t.timeout)
+                    ),
+                ));
+                return finish(result, laps, failures);
+            }
+        };
+        let status = response.status().as_u16();
+        result.status = Some(status);
+        let mut info = ResponseInfo {
+            headers: keep_headers(response.headers(), &t),
+            ..ResponseInfo::default()
+        };
+
+        // Body: read it all (transfer time is part of the measurement), keep up to the cap.
+        let mut body = response.into_body();
+        let mut kept: Vec<u8> = Vec::new();
+        let mut body_failed = false;
+        loop {
+            match timeout_at(deadline, body.frame()).await {
+                Ok(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        info.size += data.len() as u64;
+                        let room = t.max_body_size.saturating_sub(kept.len());
+                        kept.extend_from_slice(&data[..data.len().min(room)]);
+                    }
+                }
+                Ok(None) => break,
+                Ok(Some(Err(e))) => {
+                    failures.push(Failure::in_phase(
+                        FailureKind::Io,
+                        Phase::Transfer,
+                        format!(
+                            "body cut off after {} bytes: {}",
+                            info.size,
+                            hyper_error_text(&e)
+                        ),
+                    ));
+                    body_failed = true;
+                    break;
+                }
+                Err(_) => {
+                    failures.push(Failure::in_phase(
+                        FailureKind::Timeout,
+                        Phase::Transfer,
+                        format!(
+                            "body not complete within {} ({} bytes read)",
+                            humantime::format_duration(t.timeout),
+                            info.size
+                        ),
+                    ));
+                    body_failed = true;
+                    break;
+                }
+            }
+        }
+        laps.lap(Phase::Transfer);
+
+        // Judge the response.
+        let status_ok = t.expect_status.contains(&status);
+        if !status_ok {
+            let expected = t
+                .expect_status
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            failures.push(Failure::new(
+                FailureKind::HttpStatus,
+                format!("HTTP {status}, expected {expected}"),
+            ));
+        }
+        if !status_ok || body_failed {
+            let text = String::from_utf8_lossy(&kept);
+            let excerpt: String = text.chars().take(BODY_EXCERPT_CHARS).collect();
+            if !excerpt.trim().is_empty() {
+                info.body_excerpt = Some(t.redactor.redact(&excerpt));
+            }
+        }
+        if let (Some(needle), false) = (&t.expect_body_contains, body_failed) {
+            if !contains(&kept, needle.as_bytes()) {
+                let note = if info.size as usize > kept.len() {
+                    format!(" (only the first {} bytes were searched)", kept.len())
+                } else {
+                    String::new()
+                };
+                failures.push(Failure::new(
+                    FailureKind::BodyMismatch,
+                    format!("body does not contain {needle:?}{note}"),
+                ));
+            }
+        }
+        let total = laps.total();
+        if let Some(limit) = t.max_latency {
+            if total > limit && !body_failed {
+                failures.push(Failure::new(
+                    FailureKind::TooSlow,
+                    format!("latency {} > {}", secs(total), secs(limit)),
+                ));
+            }
+        }
+        result.response = Some(info);
+
+        if t.reuse_connection && !body_failed {
+            self.conn = Some(conn);
+        }
+        finish(result, laps, failures)
+    }
+
+    /// DNS → TCP → TLS → HTTP handshake, each phase timed into `laps`.
+    async fn connect(
+        &self,
+        laps: &mut Laps,
+        deadline: Instant,
+        now: DateTime<Utc>,
+    ) -> Result<Conn, ConnectFailure> {
+        let t = &self.target;
+        let fail = |failure: Failure| ConnectFailure {
+            failure,
+            remote: None,
+            tls: None,
+        };
+        let host = t
+            .url
+            .host()
+            .ok_or_else(|| fail(Failure::new(FailureKind::Dns, "URL has no host")))?;
+        let port = t.url.port_or_known_default().unwrap_or(80);
+
+        // DNS.
+        let addrs: Vec<SocketAddr> = match &host {
+            Host::Ipv4(ip) => vec![SocketAddr::new(IpAddr::V4(*ip), port)],
+            Host::Ipv6(ip) => vec![SocketAddr::new(IpAddr::V6(*ip), port)],
+            Host::Domain(name) => {
+                let looked = timeout_at(deadline, tokio::net::lookup_host((*name, port))).await;
+                laps.lap(Phase::Dns);
+                match looked {
+                    Ok(Ok(it)) => it.collect(),
+                    Ok(Err(e)) => {
+                        return Err(fail(Failure::in_phase(
+                            FailureKind::Dns,
+                            Phase::Dns,
+                            format!("cannot resolve {name}: {e}"),
+                        )));
+                    }
+                    Err(_) => {
+                        return Err(fail(Failure::in_phase(
+                            FailureKind::Timeout,
+                            Phase::Dns,
+                            format!(
+                                "no DNS answer for {name} within {}",
+                                humantime::format_duration(t.timeout)
+                            ),
+                        )));
+                    }
+                }
+            }
+        };
+        if matches!(host, Host::Ipv4(_) | Host::Ipv6(_)) {
+            laps.lap(Phase::Dns);
+        }
+        let addrs: Vec<SocketAddr> = addrs
+            .into_iter()
+            .filter(|a| match t.ip_version {
+                IpVersion::Any => true,
+                IpVersion::V4 => a.is_ipv4(),
+                IpVersion::V6 => a.is_ipv6(),
+            })
+            .collect();
+        if addrs.is_empty() {
+            let family = match t.ip_version {
+                IpVersion::V4 => "IPv4 ",
+                IpVersion::V6 => "IPv6 ",
+                IpVersion::Any => "",
+            };
+            return Err(fail(Failure::in_phase(
+                FailureKind::Dns,
+                Phase::Dns,
+                format!("{host} has no {family}address"),
+            )));
+        }
+
+        // TCP: each address in turn until one answers.
+        let mut last_err = None;
+        let mut stream = None;
+        for addr in &addrs {
+            match timeout_at(deadline, TcpStream::connect(addr)).await {
+                Ok(Ok(s)) => {
+                    stream = Some((s, *addr));
+                    break;
+                }
+                Ok(Err(e)) => last_err = Some((e, *addr)),
+                Err(_) => {
+                    laps.lap(Phase::Connect);
+                    return Err(ConnectFailure {
+                        failure: Failure::in_phase(
+                            FailureKind::ConnectTimeout,
+                            Phase::Connect,
+                            format!(
+                                "no TCP connection to {addr} within {}",
+                                humantime::format_duration(t.timeout)
+                            ),
+                        ),
+                        remote: Some(*addr),
+                        tls: None,
+                    });
+                }
+            }
+        }
+        laps.lap(Phase::Connect);
+        let (tcp, remote) = match stream {
+            Some(s) => s,
+            None => {
+                let (e, addr) = last_err.expect("at least one address was tried");
+                let kind = match e.kind() {
+                    std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset => {
+                        FailureKind::ConnectRefused
+                    }
+                    std::io::ErrorKind::TimedOut => FailureKind::ConnectTimeout,
+                    _ => FailureKind::Io,
+                };
+                return Err(ConnectFailure {
+                    failure: Failure::in_phase(
+                        kind,
+                        Phase::Connect,
+                        format!("connect to {addr}: {e}"),
+                    ),
+                    remote: Some(addr),
+                    tls: None,
+                });
+            }
+        };
+        // Probes are small request/response exchanges: Nagle only adds latency.
+        let _ = tcp.set_nodelay(true);
+
+        // TLS.
+        if t.url.scheme() == "https" {
+            let config = self.tls.clone().ok_or_else(|| {
+                fail(Failure::new(
+                    FailureKind::TlsHandshake,
+                    "no TLS configuration for this target",
+                ))
+            })?;
+            let server_name = match &host {
+                Host::Domain(d) => ServerName::try_from(d.to_string()),
+                Host::Ipv4(ip) => Ok(ServerName::IpAddress(IpAddr::V4(*ip).into())),
+                Host::Ipv6(ip) => Ok(ServerName::IpAddress(IpAddr::V6(*ip).into())),
+            }
+            .map_err(|e| {
+                fail(Failure::new(
+                    FailureKind::TlsHandshake,
+                    format!("invalid TLS server name {host}: {e}"),
+                ))
+            })?;
+            let connector = TlsConnector::from(config);
+            let (outcome, presented) =
+                tls::capture_presented(timeout_at(deadline, connector.connect(server_name, tcp)))
+                    .await;
+            laps.lap(Phase::Tls);
+            let presented_facts = presented.as_ref().and_then(|c| tls::cert_facts(c, now));
+            let stream = match outcome {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    let (kind, detail) =
+                        tls::classify_handshake_error(&e, presented_facts.as_ref(), now);
+                    return Err(ConnectFailure {
+                        failure: Failure::in_phase(kind, Phase::Tls, detail),
+                        remote: Some(remote),
+                        tls: presented_facts,
+                    });
+                }
+                Err(_) => {
+                    return Err(ConnectFailure {
+                        failure: Failure::in_phase(
+                            FailureKind::Timeout,
+                            Phase::Tls,
+                            format!(
+                                "TLS handshake not complete within {}",
+                                humantime::format_duration(t.timeout)
+                            ),
+                        ),
+                        remote: Some(remote),
+                        tls: presented_facts,
+                    });
+                }
+            };
+            let (_, session) = stream.get_ref();
+            let h2 = session.alpn_protocol() == Some(b"h2");
+            let mut facts = session
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .and_then(|c| tls::cert_facts(c, now))
+                .or(presented_facts);
+            if let Some(f) = &mut facts {
+                f.version = session
+                    .protocol_version()
+                    .and_then(|v| v.as_str())
+                    .map(|s| s.replace('_', "."));
+            }
+            self.handshake(TokioIo::new(stream), h2, remote, facts, deadline)
+                .await
+        } else {
+            self.handshake(TokioIo::new(tcp), false, remote, None, deadline)
+                .await
+        }
+    }
+
+    /// The HTTP/1.1 or HTTP/2 handshake over an established stream; the connection's driver
+    /// task is owned by the returned [`Conn`].
+    async fn handshake<S>(
+        &self,
+        io: TokioIo<S>,
+        h2: bool,
+        remote: SocketAddr,
+        tls: Option<TlsFacts>,
+        deadline: Instant,
+    ) -> Result<Conn, ConnectFailure>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let err = |e: hyper::Error, tls: Option<TlsFacts>| ConnectFailure {
+            failure: Failure::in_phase(
+                FailureKind::Io,
+                Phase::Ttfb,
+                format!("HTTP handshake failed: {}", hyper_error_text(&e)),
+            ),
+            remote: Some(remote),
+            tls,
+        };
+        let timeout = |tls| ConnectFailure {
+            failure: Failure::in_phase(
+                FailureKind::Timeout,
+                Phase::Ttfb,
+                "HTTP/2 handshake did not complete in time",
+            ),
+            remote: Some(remote),
+            tls,
+        };
+        if h2 {
+            let (sender, conn) =
+                match timeout_at(deadline, http2::handshake(TokioExecutor::new(), io)).await {
+                    Ok(Ok(x)) => x,
+                    Ok(Err(e)) => return Err(err(e, tls)),
+                    Err(_) => return Err(timeout(tls)),
+                };
+            let driver = AbortOnDropHandle::new(tokio::spawn(async move {
+                let _ = conn.await;
+            }));
+            Ok(Conn {
+                sender: Sender::H2(sender),
+                version: HttpVersion::H2,
+                remote,
+                tls,
+                _driver: driver,
+            })
+        } else {
+            let (sender, conn) = match timeout_at(deadline, http1::handshake(io)).await {
+                Ok(Ok(x)) => x,
+                Ok(Err(e)) => return Err(err(e, tls)),
+                Err(_) => return Err(timeout(tls)),
+            };
+            let driver = AbortOnDropHandle::new(tokio::spawn(async move {
+                let _ = conn.await;
+            }));
+            Ok(Conn {
+                sender: Sender::H1(sender),
+                version: HttpVersion::Http11,
+                remote,
+                tls,
+                _driver: driver,
+            })
+        }
+    }
+
+    fn build_request(&self, version: HttpVersion) -> Result<Request<Full<Bytes>>, String> {
+        let t = &self.target;
+        // HTTP/2 needs the absolute URI (:scheme, :authority); HTTP/1.1 the origin form + Host.
+        let uri: Uri = match version {
+            HttpVersion::H2 => t.url.as_str().parse(),
+            HttpVersion::Http11 => {
+                let mut pq = t.url.path().to_string();
+                if let Some(q) = t.url.query() {
+                    pq.push('?');
+                    pq.push_str(q);
+                }
+                pq.parse()
+            }
+        }
+        .map_err(|e| format!("cannot build request URI: {e}"))?;
+        let mut builder = Request::builder().method(t.method.clone()).uri(uri);
+        let headers = builder.headers_mut().ok_or("invalid request")?;
+        headers.extend(t.headers.clone());
+        if !headers.contains_key(USER_AGENT) {
+            headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        }
+        if version == HttpVersion::Http11 && !headers.contains_key(HOST) {
+            let host = match (t.url.host_str(), t.url.port()) {
+                (Some(h), Some(p)) => format!("{h}:{p}"),
+                (Some(h), None) => h.to_string(),
+                (None, _) => String::new(),
+            };
+            let v =
+                HeaderValue::from_str(&host).map_err(|e| format!("invalid host header: {e}"))?;
+            headers.insert(HOST, v);
+        }
+        builder
+            .body(Full::new(t.body.clone().unwrap_or_default()))
+            .map_err(|e| format!("cannot build request: {e}"))
+    }
+}
+
+fn finish(mut result: ProbeResult, laps: Laps, failures: Vec<Failure>) -> ProbeResult {
+    result.total = laps.total();
+    result.phases = laps.phases;
+    result.health = ProbeResult::health_of(&failures);
+    result.failures = failures;
+    result
+}
+
+/// The response headers later stages read; set-cookie is never kept, values are capped and
+/// scrubbed of the target's secrets (some gateways echo request headers).
+fn keep_headers(headers: &http::HeaderMap, t: &Target) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter(|(name, _)| !matches!(name.as_str(), "set-cookie" | "cookie"))
+        .take(MAX_HEADERS)
+        .map(|(name, value)| {
+            let text = String::from_utf8_lossy(value.as_bytes());
+            let text: String = text.chars().take(MAX_HEADER_VALUE).collect();
+            (name.as_str().to_string(), t.redactor.redact(&text))
+        })
+        .collect()
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// `4.213 s` / `850 ms`: the precision an engineer reads at a glance.
+fn secs(d: Duration) -> String {
+    if d >= Duration::from_secs(1) {
+        format!("{:.3} s", d.as_secs_f64())
+    } else {
+        format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+    }
+}
+
+/// hyper's error text with its cause chain (hyper puts the useful part in the source).
+fn hyper_error_text(e: &hyper::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_text_reads_naturally() {
+        assert_eq!(secs(Duration::from_millis(4213)), "4.213 s");
+        assert_eq!(secs(Duration::from_micros(850_400)), "850.4 ms");
+    }
+
+    #[test]
+    fn substring_search_on_bytes() {
+        assert!(contains(b"{\"data\":[]}", b"data"));
+        assert!(!contains(b"abc", b"abcd"));
+        assert!(contains(b"abc", b""));
+    }
+}

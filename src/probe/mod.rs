@@ -1,0 +1,12 @@
+//! Probing: one request to one target, timed per phase, judged against the target's
+//! conditions. Owns the probe result type ([`result`]), the HTTP/TLS engine ([`http`]) and
+//! the TLS stack ([`tls`]). Must not schedule, store or alert: it returns data.
+
+pub mod http;
+pub mod result;
+pub mod tls;
+
+pub use http::TargetProber;
+pub use result::{
+    Failure, FailureKind, Health, HttpVersion, Phase, Phases, ProbeResult, ResponseInfo, TlsFacts,
+};

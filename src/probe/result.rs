@@ -1,0 +1,421 @@
+//! The probe result: what one probe of one target observed, as plain data.
+//!
+//! Everything downstream (logs, `check`, and later the store, metrics, the alert engine and
+//! the API) consumes this type, so it carries the raw facts later stages need (selected
+//! response headers for rate limits and request ids, a body excerpt for provider error
+//! decoding, certificate facts) and never a secret. A target being down is a value here,
+//! not an `Err`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+/// Overall verdict of one probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    /// At least one failure that makes the target unusable.
+    Down,
+    /// Usable, but a warning-level condition failed (slow, certificate expiring soon).
+    Degraded,
+    /// Every condition held.
+    Up,
+}
+
+impl Health {
+    /// Lower-case name used in logs, JSON and (later) metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Down => "down",
+            Health::Degraded => "degraded",
+            Health::Up => "up",
+        }
+    }
+}
+
+/// The typed reasons a probe can fail. Names are part of the JSON contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// Name resolution failed or returned no usable address.
+    Dns,
+    /// The TCP connection was actively refused (or reset while connecting).
+    ConnectRefused,
+    /// The TCP connection did not complete within the timeout.
+    ConnectTimeout,
+    /// The server's certificate (or one in its chain) is past `notAfter`.
+    TlsExpired,
+    /// The server's certificate is before `notBefore`.
+    TlsNotYetValid,
+    /// The chain does not lead to a trusted root.
+    TlsUnknownIssuer,
+    /// The certificate is not valid for the host name probed.
+    TlsHostnameMismatch,
+    /// Any other TLS failure (protocol alert, bad encoding, handshake reset).
+    TlsHandshake,
+    /// The probe ran out of time in a phase other than connect.
+    Timeout,
+    /// The status code is not one of `expect_status`.
+    HttpStatus,
+    /// The response took longer than `max_latency`.
+    TooSlow,
+    /// The leaf certificate expires in fewer than `tls_min_days` days.
+    TlsExpiring,
+    /// The body does not contain `expect_body_contains`.
+    BodyMismatch,
+    /// The connection broke or the HTTP exchange failed for another reason.
+    Io,
+}
+
+impl FailureKind {
+    /// The JSON / log name of the kind.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Dns => "dns",
+            FailureKind::ConnectRefused => "connect_refused",
+            FailureKind::ConnectTimeout => "connect_timeout",
+            FailureKind::TlsExpired => "tls_expired",
+            FailureKind::TlsNotYetValid => "tls_not_yet_valid",
+            FailureKind::TlsUnknownIssuer => "tls_unknown_issuer",
+            FailureKind::TlsHostnameMismatch => "tls_hostname_mismatch",
+            FailureKind::TlsHandshake => "tls_handshake",
+            FailureKind::Timeout => "timeout",
+            FailureKind::HttpStatus => "http_status",
+            FailureKind::TooSlow => "too_slow",
+            FailureKind::TlsExpiring => "tls_expiring",
+            FailureKind::BodyMismatch => "body_mismatch",
+            FailureKind::Io => "io",
+        }
+    }
+
+    /// Whether the failure only degrades the target by default (warning) instead of taking
+    /// it down (critical). Alert policy may override this per target later.
+    pub fn degrades_only(self) -> bool {
+        matches!(self, FailureKind::TooSlow | FailureKind::TlsExpiring)
+    }
+
+    /// Whether the failure is a TLS problem (used by alert rules: "TLS failures").
+    pub fn is_tls(self) -> bool {
+        matches!(
+            self,
+            FailureKind::TlsExpired
+                | FailureKind::TlsNotYetValid
+                | FailureKind::TlsUnknownIssuer
+                | FailureKind::TlsHostnameMismatch
+                | FailureKind::TlsHandshake
+                | FailureKind::TlsExpiring
+        )
+    }
+}
+
+/// The phases of one request, in the order they happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Host name resolution.
+    Dns,
+    /// TCP connect.
+    Connect,
+    /// TLS handshake.
+    Tls,
+    /// Request sent until the response head arrived.
+    Ttfb,
+    /// Reading the response body.
+    Transfer,
+}
+
+impl Phase {
+    /// The phase's name in logs and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Dns => "dns",
+            Phase::Connect => "connect",
+            Phase::Tls => "tls",
+            Phase::Ttfb => "ttfb",
+            Phase::Transfer => "transfer",
+        }
+    }
+}
+
+/// One failed condition, with a human-readable detail naming the measured value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    /// What failed.
+    pub kind: FailureKind,
+    /// The measured value and expectation, e.g. `HTTP 503, expected 200`.
+    pub detail: String,
+    /// The phase the failure happened in, when it is tied to one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+}
+
+impl Failure {
+    /// A failure not tied to a phase.
+    pub fn new(kind: FailureKind, detail: impl Into<String>) -> Self {
+        Failure {
+            kind,
+            detail: detail.into(),
+            phase: None,
+        }
+    }
+
+    /// A failure that happened during `phase`.
+    pub fn in_phase(kind: FailureKind, phase: Phase, detail: impl Into<String>) -> Self {
+        Failure {
+            kind,
+            detail: detail.into(),
+            phase: Some(phase),
+        }
+    }
+}
+
+/// Time spent in each phase. A phase that was not reached is `None`; the phases that were
+/// reached add up to the probe's total (a timed-out phase counts the time until the timeout).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Phases {
+    /// Name resolution (zero for IP literals).
+    pub dns: Option<Duration>,
+    /// TCP connect.
+    pub connect: Option<Duration>,
+    /// TLS handshake (`None` for plain HTTP).
+    pub tls: Option<Duration>,
+    /// Request written until the response head was read.
+    pub ttfb: Option<Duration>,
+    /// Response body read.
+    pub transfer: Option<Duration>,
+}
+
+impl Phases {
+    /// Sum of the phases that were reached.
+    pub fn sum(&self) -> Duration {
+        [self.dns, self.connect, self.tls, self.ttfb, self.transfer]
+            .into_iter()
+            .flatten()
+            .sum()
+    }
+
+    /// Sets one phase's time.
+    pub fn set(&mut self, phase: Phase, d: Duration) {
+        let slot = match phase {
+            Phase::Dns => &mut self.dns,
+            Phase::Connect => &mut self.connect,
+            Phase::Tls => &mut self.tls,
+            Phase::Ttfb => &mut self.ttfb,
+            Phase::Transfer => &mut self.transfer,
+        };
+        *slot = Some(d);
+    }
+}
+
+/// HTTP protocol version actually used (from ALPN for HTTPS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum HttpVersion {
+    /// HTTP/1.1.
+    #[serde(rename = "http/1.1")]
+    Http11,
+    /// HTTP/2.
+    #[serde(rename = "h2")]
+    H2,
+}
+
+impl HttpVersion {
+    /// The ALPN-style name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpVersion::Http11 => "http/1.1",
+            HttpVersion::H2 => "h2",
+        }
+    }
+}
+
+/// Facts about the server's leaf certificate and the negotiated session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TlsFacts {
+    /// Subject distinguished name, RFC 4514 style.
+    pub subject: String,
+    /// Issuer distinguished name.
+    pub issuer: String,
+    /// DNS names and IP addresses from the subjectAltName extension.
+    pub sans: Vec<String>,
+    /// Start of validity.
+    pub not_before: DateTime<Utc>,
+    /// End of validity.
+    pub not_after: DateTime<Utc>,
+    /// Whole days from the probe to `not_after` (negative once expired).
+    pub days_left: i64,
+    /// Negotiated protocol version, e.g. `TLSv1.3`.
+    pub version: Option<String>,
+}
+
+/// What the response looked like, beyond its status.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResponseInfo {
+    /// Body size in bytes as read (the whole body, even past what was kept).
+    pub size: u64,
+    /// Response headers that later stages read (rate limits, retry-after, request ids,
+    /// content type); names lower-case, values capped. Cookies are never kept.
+    pub headers: Vec<(String, String)>,
+    /// The start of the body of an unexpected response, for diagnosis: at most
+    /// [`BODY_EXCERPT_CHARS`] characters, lossily decoded.
+    pub body_excerpt: Option<String>,
+}
+
+/// How many characters of an unexpected response body a result keeps.
+pub const BODY_EXCERPT_CHARS: usize = 512;
+
+impl ResponseInfo {
+    /// The first value of a header, by lower-case name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Everything one probe of one target observed.
+#[derive(Debug, Clone)]
+pub struct ProbeResult {
+    /// Target name from the config.
+    pub target: Arc<str>,
+    /// The URL as it may be shown: no userinfo, query values and secrets masked.
+    pub url: Arc<str>,
+    /// Wall-clock time the probe started.
+    pub checked_at: DateTime<Utc>,
+    /// Verdict derived from `failures`.
+    pub health: Health,
+    /// HTTP status, when a response head arrived.
+    pub status: Option<u16>,
+    /// Protocol used, when a connection was made.
+    pub http_version: Option<HttpVersion>,
+    /// Per-phase timings.
+    pub phases: Phases,
+    /// Total time of the attempt reported (equals `phases.sum()`).
+    pub total: Duration,
+    /// Leaf certificate facts for HTTPS, when the handshake got far enough.
+    pub tls: Option<TlsFacts>,
+    /// Every failed condition (empty when up).
+    pub failures: Vec<Failure>,
+    /// Response details, when a response head arrived.
+    pub response: Option<ResponseInfo>,
+    /// The address connected to.
+    pub remote_addr: Option<SocketAddr>,
+    /// Attempts made (1 + retries used).
+    pub attempts: u32,
+    /// Whether an existing connection was reused (so dns/connect/tls were not measured).
+    pub reused_connection: bool,
+}
+
+impl ProbeResult {
+    /// Health implied by a set of failures: down if any failure is not degrade-only.
+    pub fn health_of(failures: &[Failure]) -> Health {
+        if failures.is_empty() {
+            Health::Up
+        } else if failures.iter().all(|f| f.kind.degrades_only()) {
+            Health::Degraded
+        } else {
+            Health::Down
+        }
+    }
+
+    /// True when every condition held.
+    pub fn ok(&self) -> bool {
+        self.health == Health::Up
+    }
+
+    /// The result as the JSON object `upwatch check --format json` prints, one per line.
+    /// Field names are a stable contract for scripts.
+    pub fn to_check_json(&self) -> Value {
+        let phases = json!({
+            "dns_ms": self.phases.dns.map(ms),
+            "connect_ms": self.phases.connect.map(ms),
+            "tls_ms": self.phases.tls.map(ms),
+            "ttfb_ms": self.phases.ttfb.map(ms),
+            "transfer_ms": self.phases.transfer.map(ms),
+        });
+        let tls = self.tls.as_ref().map(|t| {
+            json!({
+                "subject": t.subject,
+                "issuer": t.issuer,
+                "sans": t.sans,
+                "not_before": rfc3339(&t.not_before),
+                "not_after": rfc3339(&t.not_after),
+                "days_left": t.days_left,
+                "version": t.version,
+            })
+        });
+        json!({
+            "target": &*self.target,
+            "url": &*self.url,
+            "ok": self.ok(),
+            "health": self.health,
+            "status": self.status,
+            "latency_ms": ms(self.total),
+            "phases": phases,
+            "http_version": self.http_version,
+            "tls": tls,
+            "failures": self.failures,
+            "checked_at": rfc3339(&self.checked_at),
+            "remote_addr": self.remote_addr.map(|a| a.to_string()),
+            "size_bytes": self.response.as_ref().map(|r| r.size),
+            "attempts": self.attempts,
+            "reused_connection": self.reused_connection,
+        })
+    }
+
+    /// One-line summary of the failures for logs and tables: `kind: detail; kind: detail`.
+    pub fn failure_summary(&self) -> String {
+        self.failures
+            .iter()
+            .map(|f| format!("{}: {}", f.kind.as_str(), f.detail))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// Milliseconds as a float with microsecond precision.
+pub fn ms(d: Duration) -> f64 {
+    (d.as_micros() as f64) / 1000.0
+}
+
+/// RFC 3339 in UTC with a `Z`, to the millisecond.
+pub fn rfc3339(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_follows_failure_kinds() {
+        assert_eq!(ProbeResult::health_of(&[]), Health::Up);
+        let slow = Failure::new(FailureKind::TooSlow, "latency 4.2 s > 3 s");
+        let expiring = Failure::new(FailureKind::TlsExpiring, "expires in 3 days");
+        let status = Failure::new(FailureKind::HttpStatus, "HTTP 503");
+        assert_eq!(
+            ProbeResult::health_of(&[slow.clone(), expiring.clone()]),
+            Health::Degraded
+        );
+        assert_eq!(ProbeResult::health_of(&[slow, status]), Health::Down);
+    }
+
+    #[test]
+    fn milliseconds_keep_microseconds() {
+        assert_eq!(ms(Duration::from_micros(1_234_567)), 1234.567);
+        assert_eq!(ms(Duration::from_nanos(999)), 0.0);
+    }
+
+    #[test]
+    fn phases_sum_only_reached_phases() {
+        let mut p = Phases::default();
+        p.set(Phase::Dns, Duration::from_millis(2));
+        p.set(Phase::Connect, Duration::from_millis(3));
+        assert_eq!(p.sum(), Duration::from_millis(5));
+        assert_eq!(p.tls, None);
+    }
+}

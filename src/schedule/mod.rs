@@ -1,0 +1,330 @@
+//! When probes run: interval and cron schedules, deterministic start spreading, skipped
+//! ticks, and the per-target runner tasks (in [`runner`]).
+//!
+//! Timing is pure arithmetic on `tokio::time::Instant` so it runs under tokio's paused
+//! clock in tests; wall time for cron comes from a [`Clock`] anchored to that monotonic
+//! clock, never from reads inside the decision logic.
+
+pub mod runner;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::time::Instant;
+
+/// How often a target runs.
+#[derive(Debug, Clone)]
+pub enum ScheduleSpec {
+    /// Every `Duration`, the n-th run at origin + n · interval.
+    Interval(Duration),
+    /// At the times a cron expression (with a seconds field, UTC) names.
+    Cron(Box<CronSpec>),
+}
+
+/// A parsed cron expression and its source text.
+#[derive(Debug, Clone)]
+pub struct CronSpec {
+    /// The expression as written.
+    pub expr: String,
+    /// The parsed schedule.
+    pub schedule: cron::Schedule,
+}
+
+impl ScheduleSpec {
+    /// Parses a cron expression with seconds: `sec min hour day-of-month month day-of-week [year]`.
+    pub fn cron(expr: &str) -> Result<Self, String> {
+        let fields = expr.split_whitespace().count();
+        if !(6..=7).contains(&fields) {
+            return Err(format!(
+                "cron expression {expr:?} has {fields} fields; upwatch needs 6 or 7 \
+                 (seconds first), e.g. \"0 * * * * *\" for every minute"
+            ));
+        }
+        cron::Schedule::from_str(expr)
+            .map(|schedule| {
+                ScheduleSpec::Cron(Box::new(CronSpec {
+                    expr: expr.to_string(),
+                    schedule,
+                }))
+            })
+            .map_err(|e| format!("invalid cron expression {expr:?}: {e}"))
+    }
+
+    /// A short human form: `every 60s` or `cron "0 * * * * *"`.
+    pub fn describe(&self) -> String {
+        match self {
+            ScheduleSpec::Interval(d) => format!("every {}", humantime::format_duration(*d)),
+            ScheduleSpec::Cron(c) => format!("cron {:?}", c.expr),
+        }
+    }
+}
+
+/// Maps the monotonic clock to wall time. Anchored once, so a wall-clock step (NTP, a
+/// manual change) does not make schedules jump, and paused-clock tests see consistent time.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    base_instant: Instant,
+    base_wall: DateTime<Utc>,
+}
+
+impl Clock {
+    /// Anchors `wall` to `instant`.
+    pub fn new(instant: Instant, wall: DateTime<Utc>) -> Self {
+        Clock {
+            base_instant: instant,
+            base_wall: wall,
+        }
+    }
+
+    /// Anchors the real wall clock to tokio's current instant.
+    pub fn system() -> Self {
+        Clock::new(Instant::now(), Utc::now())
+    }
+
+    /// Wall time at `instant`.
+    pub fn wall(&self, instant: Instant) -> DateTime<Utc> {
+        let delta = instant.saturating_duration_since(self.base_instant);
+        self.base_wall + chrono::Duration::from_std(delta).unwrap_or(chrono::TimeDelta::MAX)
+    }
+
+    /// The instant at wall time `wall` (never before the anchor).
+    pub fn instant(&self, wall: DateTime<Utc>) -> Instant {
+        let delta = (wall - self.base_wall).to_std().unwrap_or(Duration::ZERO);
+        self.base_instant + delta
+    }
+}
+
+/// The deterministic offset of a target inside its interval: a hash of the name, so 1,000
+/// targets sharing an interval start spread across it and keep their slot across restarts.
+pub fn spread_offset(name: &str, interval: Duration) -> Duration {
+    let nanos = interval.as_nanos();
+    if nanos == 0 {
+        return Duration::ZERO;
+    }
+    // FNV-1a: stable across builds and platforms, unlike std's RandomState.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    // Fold the high bits in: FNV's low bits are weak for short, similar names.
+    h ^= h >> 29;
+    let offset = u128::from(h) % nanos;
+    Duration::from_nanos(u64::try_from(offset).unwrap_or(u64::MAX))
+}
+
+/// The next start a target should make, and how many starts it already missed.
+#[derive(Debug)]
+pub struct Ticker {
+    kind: TickerKind,
+}
+
+#[derive(Debug)]
+enum TickerKind {
+    Interval {
+        origin: Instant,
+        period: Duration,
+        next_n: u64,
+    },
+    Cron {
+        spec: Box<CronSpec>,
+        clock: Clock,
+        last: Option<DateTime<Utc>>,
+    },
+}
+
+/// A planned start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tick {
+    /// When to start.
+    pub at: Instant,
+    /// Scheduled starts that were already past and are skipped (never run late in a burst).
+    pub skipped: u64,
+}
+
+impl Ticker {
+    /// A ticker for `spec`. Interval schedules start at `start + spread_offset(name)`.
+    pub fn new(spec: &ScheduleSpec, name: &str, start: Instant, clock: Clock) -> Self {
+        let kind = match spec {
+            ScheduleSpec::Interval(period) => TickerKind::Interval {
+                origin: start + spread_offset(name, *period),
+                period: *period,
+                next_n: 0,
+            },
+            ScheduleSpec::Cron(c) => TickerKind::Cron {
+                spec: c.clone(),
+                clock,
+                last: None,
+            },
+        };
+        Ticker { kind }
+    }
+
+    /// The next start at or after `now`. Starts that fell before `now` (because a probe
+    /// overran, or the process was stalled) are counted in `skipped` and not run.
+    /// `None` when a cron schedule has no future time.
+    pub fn next(&mut self, now: Instant) -> Option<Tick> {
+        match &mut self.kind {
+            TickerKind::Interval {
+                origin,
+                period,
+                next_n,
+            } => {
+                let period_ns = period.as_nanos().max(1);
+                let due = *origin + mul(*period, *next_n);
+                if due >= now {
+                    *next_n += 1;
+                    return Some(Tick {
+                        at: due,
+                        skipped: 0,
+                    });
+                }
+                // First n with origin + n·period >= now.
+                let behind = now.duration_since(*origin).as_nanos();
+                let n = u64::try_from(behind.div_ceil(period_ns)).unwrap_or(u64::MAX);
+                let skipped = n.saturating_sub(*next_n);
+                *next_n = n.saturating_add(1);
+                Some(Tick {
+                    at: *origin + mul(*period, n),
+                    skipped,
+                })
+            }
+            TickerKind::Cron { spec, clock, last } => {
+                let now_wall = clock.wall(now);
+                // Times strictly after `from`; the first call may start exactly now.
+                let from = last.unwrap_or(now_wall - chrono::Duration::nanoseconds(1));
+                let mut skipped = 0;
+                for t in spec.schedule.after(&from) {
+                    if t >= now_wall - chrono::Duration::milliseconds(1) {
+                        *last = Some(t);
+                        return Some(Tick {
+                            at: clock.instant(t),
+                            skipped,
+                        });
+                    }
+                    skipped += 1;
+                    if skipped > 1_000_000 {
+                        break;
+                    }
+                }
+                None
+            }
+        }
+    }
+}
+
+fn mul(d: Duration, n: u64) -> Duration {
+    let nanos = d.as_nanos().saturating_mul(u128::from(n));
+    Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn clock(start: Instant) -> Clock {
+        Clock::new(start, Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn interval_ticks_do_not_drift_over_1000_periods() {
+        let start = Instant::now();
+        let period = Duration::from_millis(1500);
+        let spec = ScheduleSpec::Interval(period);
+        let mut t = Ticker::new(&spec, "a", start, clock(start));
+        let origin = start + spread_offset("a", period);
+        for n in 0..1000u32 {
+            let tick = t.next(Instant::now()).unwrap();
+            assert_eq!(tick.at, origin + period * n);
+            assert_eq!(tick.skipped, 0);
+            tokio::time::sleep_until(tick.at).await;
+            // Work that takes part of the period must not shift later ticks.
+            tokio::time::sleep(Duration::from_millis(700)).await;
+        }
+        assert_eq!(
+            Instant::now(),
+            origin + period * 999 + Duration::from_millis(700)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn overrun_skips_missed_ticks_instead_of_bursting() {
+        let start = Instant::now();
+        let period = Duration::from_secs(10);
+        let spec = ScheduleSpec::Interval(period);
+        let mut t = Ticker::new(&spec, "b", start, clock(start));
+        let origin = start + spread_offset("b", period);
+        let first = t.next(Instant::now()).unwrap();
+        assert_eq!(first.at, origin);
+        tokio::time::sleep_until(first.at).await;
+        // The probe overran by 3.5 periods: ticks 1..=3 are past and skipped.
+        tokio::time::sleep(Duration::from_secs(35)).await;
+        let next = t.next(Instant::now()).unwrap();
+        assert_eq!(next.skipped, 3);
+        assert_eq!(next.at, origin + period * 4);
+        // After that it is back on the grid.
+        tokio::time::sleep_until(next.at).await;
+        assert_eq!(
+            t.next(Instant::now()).unwrap(),
+            Tick {
+                at: origin + period * 5,
+                skipped: 0
+            }
+        );
+    }
+
+    #[test]
+    fn offsets_spread_across_the_interval() {
+        let period = Duration::from_secs(60);
+        let offsets: Vec<Duration> = (0..1000)
+            .map(|i| spread_offset(&format!("target-{i}"), period))
+            .collect();
+        assert!(offsets.iter().all(|o| *o < period));
+        // Each of the ten 6-second buckets gets a fair share (expected 100 each).
+        for b in 0..10u32 {
+            let lo = Duration::from_secs(6) * b;
+            let hi = lo + Duration::from_secs(6);
+            let n = offsets.iter().filter(|o| **o >= lo && **o < hi).count();
+            assert!((60..=140).contains(&n), "bucket {b} has {n}");
+        }
+        // No two targets share a millisecond more than a handful of times.
+        let mut ms: Vec<u128> = offsets.iter().map(|o| o.as_millis()).collect();
+        ms.sort_unstable();
+        ms.dedup();
+        assert!(
+            ms.len() > 990,
+            "only {} distinct start milliseconds",
+            ms.len()
+        );
+        // Deterministic.
+        assert_eq!(spread_offset("x", period), spread_offset("x", period));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn cron_ticks_follow_wall_time_and_skip_missed() {
+        let start = Instant::now();
+        let c = clock(start); // 10:00:00 UTC
+        let spec = ScheduleSpec::cron("*/15 * * * * *").unwrap();
+        let mut t = Ticker::new(&spec, "c", start, c);
+        // The first tick may be "now" (10:00:00 matches).
+        let first = t.next(Instant::now()).unwrap();
+        assert_eq!(first.at, start);
+        let second = t.next(Instant::now()).unwrap();
+        assert_eq!(second.at, start + Duration::from_secs(15));
+        tokio::time::sleep_until(second.at + Duration::from_secs(40)).await;
+        // 10:00:55 now: 10:00:30 and 10:00:45 were missed.
+        let third = t.next(Instant::now()).unwrap();
+        assert_eq!(third.skipped, 2);
+        assert_eq!(third.at, start + Duration::from_secs(60));
+    }
+
+    #[test]
+    fn cron_needs_a_seconds_field() {
+        let err = ScheduleSpec::cron("* * * * *").unwrap_err();
+        assert!(err.contains("needs 6 or 7"), "{err}");
+        assert!(ScheduleSpec::cron("0 0 2 * * Sun").is_ok());
+        assert!(ScheduleSpec::cron("0 61 * * * *").is_err());
+    }
+}

@@ -1,0 +1,83 @@
+//! One lightweight task per target: wait for the next tick, take a concurrency permit,
+//! probe, hand the result to the pipeline. No thread per target, no TLS config per probe.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, Semaphore};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::{Clock, Ticker};
+use crate::config::Target;
+use crate::probe::tls::TlsConfigs;
+use crate::probe::{ProbeResult, TargetProber};
+
+/// Starts one task per target on `tracker`. Tasks stop taking new ticks when `cancel`
+/// fires; a probe already running finishes and its result is still delivered.
+pub fn spawn_targets(
+    targets: &[Arc<Target>],
+    tls: &TlsConfigs,
+    max_concurrency: usize,
+    clock: Clock,
+    results: mpsc::Sender<ProbeResult>,
+    cancel: CancellationToken,
+    tracker: &TaskTracker,
+) {
+    let permits = Arc::new(Semaphore::new(max_concurrency));
+    let start = Instant::now();
+    for target in targets {
+        let prober = TargetProber::new(target.clone(), tls.get(&target.tls));
+        let ticker = Ticker::new(&target.schedule, &target.name, start, clock);
+        tracker.spawn(run_target(
+            prober,
+            ticker,
+            clock,
+            permits.clone(),
+            results.clone(),
+            cancel.clone(),
+        ));
+    }
+}
+
+async fn run_target(
+    mut prober: TargetProber,
+    mut ticker: Ticker,
+    clock: Clock,
+    permits: Arc<Semaphore>,
+    results: mpsc::Sender<ProbeResult>,
+    cancel: CancellationToken,
+) {
+    let name = prober.target().name.clone();
+    loop {
+        let Some(tick) = ticker.next(Instant::now()) else {
+            tracing::warn!(target_name = %name, "schedule has no future run time; target stops");
+            return;
+        };
+        if tick.skipped > 0 {
+            tracing::warn!(
+                target_name = %name,
+                skipped = tick.skipped,
+                "previous probe overran its slot; skipped {} scheduled run(s)",
+                tick.skipped
+            );
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep_until(tick.at) => {}
+        }
+        let permit = tokio::select! {
+            _ = cancel.cancelled() => return,
+            p = permits.acquire() => match p {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+        };
+        // Not raced against `cancel`: an in-flight probe finishes so its result is kept.
+        let result = prober.probe(&clock).await;
+        drop(permit);
+        if results.send(result).await.is_err() {
+            return;
+        }
+    }
+}
