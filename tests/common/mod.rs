@@ -1,0 +1,305 @@
+//! Real servers for tests: HTTP and HTTPS (h2 + http/1.1) on 127.0.0.1:0 with rcgen
+//! certificates, plus raw sockets that hang or refuse. Nothing here leaves loopback.
+#![allow(dead_code)]
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use hyper::body::{Body, Frame, Incoming};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+/// A certificate authority for tests.
+pub struct TestCa {
+    pub cert: rcgen::Certificate,
+    pub key: KeyPair,
+}
+
+impl TestCa {
+    pub fn new(name: &str) -> Self {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, name);
+        dn.push(DnType::OrganizationName, "upwatch tests");
+        params.distinguished_name = dn;
+        params.not_before = time::OffsetDateTime::now_utc() - time::Duration::days(365);
+        params.not_after = time::OffsetDateTime::now_utc() + time::Duration::days(3650);
+        let key = KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        TestCa { cert, key }
+    }
+
+    /// Writes the CA certificate as PEM into `dir` and returns the path.
+    pub fn write_pem(&self, dir: &Path) -> PathBuf {
+        let p = dir.join("test-ca.pem");
+        std::fs::write(&p, self.cert.pem()).unwrap();
+        p
+    }
+
+    /// A leaf for `names`, valid from `from_days` to `to_days` relative to now.
+    pub fn leaf(&self, names: &[&str], from_days: i64, to_days: i64) -> Leaf {
+        let mut params =
+            CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, names.first().copied().unwrap_or("leaf"));
+        params.distinguished_name = dn;
+        let now = time::OffsetDateTime::now_utc();
+        params.not_before = now + time::Duration::days(from_days);
+        params.not_after = now + time::Duration::days(to_days);
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
+        Leaf {
+            chain: vec![cert.der().clone()],
+            key: key.serialize_der(),
+        }
+    }
+}
+
+/// A server certificate chain and its key.
+#[derive(Clone)]
+pub struct Leaf {
+    pub chain: Vec<CertificateDer<'static>>,
+    pub key: Vec<u8>,
+}
+
+fn server_tls(leaf: &Leaf) -> TlsAcceptor {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            leaf.chain.clone(),
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf.key.clone())),
+        )
+        .unwrap();
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    TlsAcceptor::from(Arc::new(cfg))
+}
+
+/// A running test server; dropping it stops accepting.
+pub struct Server {
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Server {
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+}
+
+/// Starts the routing server (see [`route`]) over plain HTTP or, with a leaf, HTTPS.
+pub async fn start(tls: Option<&Leaf>) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = tls.map(server_tls);
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let _ = tcp.set_nodelay(true);
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(route);
+                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                match acceptor {
+                    Some(a) => {
+                        // A failed handshake (the client rejected our certificate) is expected.
+                        if let Ok(tls) = a.accept(tcp).await {
+                            let _ = builder.serve_connection(TokioIo::new(tls), svc).await;
+                        }
+                    }
+                    None => {
+                        let _ = builder.serve_connection(TokioIo::new(tcp), svc).await;
+                    }
+                }
+            });
+        }
+    });
+    Server { addr, task }
+}
+
+/// Routes:
+/// - `/ok`: 200 `{"data":[]}`
+/// - `/delay/MS`: waits MS milliseconds, then 200
+/// - `/status/CODE`: that status, with a JSON error body and rate-limit headers on 429
+/// - `/slowbody/MS`: head at once, the rest of the body after MS milliseconds
+/// - `/cut`: head and part of the body, then the connection breaks
+/// - `/echo-auth`: 200 echoing whether an Authorization header arrived
+async fn route(req: Request<Incoming>) -> Result<Response<TestBody>, Infallible> {
+    let path = req.uri().path().to_string();
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let resp = match parts.as_slice() {
+        ["ok"] => Response::new(TestBody::full("{\"data\":[]}")),
+        ["delay", ms] => {
+            tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
+            Response::new(TestBody::full("{\"data\":[]}"))
+        }
+        ["status", code] => {
+            let code: u16 = code.parse().unwrap_or(500);
+            let mut r = Response::new(TestBody::full(
+                r#"{"message":"upstream failed","type":"internal_error"}"#,
+            ));
+            *r.status_mut() =
+                StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            if code == 429 {
+                r.headers_mut().insert("retry-after", "7".parse().unwrap());
+                r.headers_mut()
+                    .insert("x-ratelimit-remaining", "0".parse().unwrap());
+            }
+            r.headers_mut()
+                .insert("set-cookie", "session=secret".parse().unwrap());
+            r
+        }
+        ["slowbody", ms] => Response::new(TestBody::delayed(Duration::from_millis(
+            ms.parse().unwrap_or(0),
+        ))),
+        ["cut"] => Response::new(TestBody::cut()),
+        ["echo-auth"] => {
+            let auth = req
+                .headers()
+                .get("authorization")
+                .map(|v| v.to_str().unwrap_or("").to_string());
+            Response::new(TestBody::full(format!("auth={}", auth.unwrap_or_default())))
+        }
+        _ => {
+            let mut r = Response::new(TestBody::full("not found"));
+            *r.status_mut() = StatusCode::NOT_FOUND;
+            r
+        }
+    };
+    Ok(resp)
+}
+
+/// A response body that can be whole, delayed after its first chunk, or broken.
+pub struct TestBody {
+    first: Option<Bytes>,
+    rest: Option<Bytes>,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+    fail_after_first: bool,
+}
+
+impl TestBody {
+    fn full(s: impl Into<Bytes>) -> Self {
+        TestBody {
+            first: Some(s.into()),
+            rest: None,
+            sleep: None,
+            fail_after_first: false,
+        }
+    }
+    fn delayed(d: Duration) -> Self {
+        TestBody {
+            first: Some(Bytes::from_static(b"{\"data\":[")),
+            rest: Some(Bytes::from_static(b"]}")),
+            sleep: Some(Box::pin(tokio::time::sleep(d))),
+            fail_after_first: false,
+        }
+    }
+    fn cut() -> Self {
+        TestBody {
+            first: Some(Bytes::from(vec![b'x'; 1000])),
+            rest: None,
+            // Let the head and first chunk reach the client before the cut.
+            sleep: Some(Box::pin(tokio::time::sleep(Duration::from_millis(50)))),
+            fail_after_first: true,
+        }
+    }
+}
+
+impl Body for TestBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        if let Some(b) = self.first.take() {
+            return Poll::Ready(Some(Ok(Frame::data(b))));
+        }
+        if let Some(s) = self.sleep.as_mut() {
+            if s.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.sleep = None;
+        }
+        if self.fail_after_first {
+            self.fail_after_first = false;
+            return Poll::Ready(Some(Err(std::io::Error::other(
+                "test server cuts the body",
+            ))));
+        }
+        Poll::Ready(self.rest.take().map(|b| Ok(Frame::data(b))))
+    }
+}
+
+/// A listener that accepts connections and never answers.
+pub async fn start_silent() -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((tcp, _)) = listener.accept().await {
+            held.push(tcp);
+        }
+    });
+    Server { addr, task }
+}
+
+/// A port with nothing listening (bound, then released).
+pub async fn closed_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l);
+    port
+}
+
+/// A listener whose accept queue is full, so a new connection's SYN is dropped and the
+/// connect hangs (how a filtered port looks), without ever leaving loopback.
+pub struct FullBacklog {
+    pub addr: SocketAddr,
+    _listener: tokio::net::TcpListener,
+    _fillers: Vec<std::net::TcpStream>,
+}
+
+pub fn full_backlog() -> FullBacklog {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut fillers = Vec::new();
+    // Fill the accept queue; later SYNs are dropped by the kernel.
+    for _ in 0..8 {
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            Ok(s) => fillers.push(s),
+            Err(_) => break,
+        }
+    }
+    FullBacklog {
+        addr,
+        _listener: listener,
+        _fillers: fillers,
+    }
+}

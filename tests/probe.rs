@@ -1,0 +1,539 @@
+//! The probe against real servers on loopback: typed failures, phases and TLS facts.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use upwatch::config::{self, Env};
+use upwatch::probe::tls::TlsConfigs;
+use upwatch::probe::{FailureKind, Health, HttpVersion, Phase, ProbeResult, TargetProber};
+use upwatch::schedule::Clock;
+
+/// Probes the single target described by `body` (TOML keys of one [[target]]) once.
+async fn probe(body: &str, ca: Option<&TestCa>) -> ProbeResult {
+    let dir = tempfile::tempdir().unwrap();
+    let ca_line = match ca {
+        Some(ca) => format!(
+            "tls_ca_file = {:?}\n",
+            ca.write_pem(dir.path()).display().to_string()
+        ),
+        None => String::new(),
+    };
+    let text = format!("[[target]]\nname = \"t\"\nip_version = \"v4\"\n{ca_line}{body}\n");
+    let path = dir.path().join("monitor.toml");
+    let cfg = config::parse(&path, &text, &Env::from_pairs(&[]))
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let target = cfg.targets[0].clone();
+    let (tls, _) = TlsConfigs::build([target.as_ref()]).unwrap();
+    let mut prober = TargetProber::new(target.clone(), tls.get(&target.tls));
+    prober.probe(&Clock::system()).await
+}
+
+fn kinds(r: &ProbeResult) -> Vec<FailureKind> {
+    r.failures.iter().map(|f| f.kind).collect()
+}
+
+fn assert_phases_sum(r: &ProbeResult) {
+    assert_eq!(
+        r.phases.sum(),
+        r.total,
+        "phases {:?} must add up to total {:?}",
+        r.phases,
+        r.total
+    );
+}
+
+#[tokio::test]
+async fn http_200_is_up_with_all_plain_phases() {
+    let s = start(None).await;
+    let r = probe(&format!("url = \"http://127.0.0.1:{}/ok\"", s.port()), None).await;
+    assert_eq!(r.health, Health::Up, "{:?}", r.failures);
+    assert_eq!(r.status, Some(200));
+    assert_eq!(r.http_version, Some(HttpVersion::Http11));
+    assert!(
+        r.phases.dns.is_some()
+            && r.phases.connect.is_some()
+            && r.phases.ttfb.is_some()
+            && r.phases.transfer.is_some()
+    );
+    assert_eq!(r.phases.tls, None);
+    assert_eq!(r.response.as_ref().unwrap().size, 11);
+    assert_eq!(r.remote_addr, Some(s.addr));
+    assert_phases_sum(&r);
+}
+
+#[tokio::test]
+async fn latency_covers_the_injected_delay_within_5ms() {
+    let s = start(None).await;
+    let delay = Duration::from_millis(200);
+    // Best of three: measurement overhead is what is left on an unloaded attempt; a CI
+    // machine running other tests in parallel may steal a slice from any single one.
+    let mut best = Duration::MAX;
+    for _ in 0..3 {
+        let r = probe(
+            &format!("url = \"http://127.0.0.1:{}/delay/200\"", s.port()),
+            None,
+        )
+        .await;
+        assert_eq!(r.health, Health::Up, "{:?}", r.failures);
+        assert!(
+            r.total >= delay,
+            "total {:?} is less than the injected delay",
+            r.total
+        );
+        assert!(
+            r.phases.ttfb.unwrap() >= delay,
+            "the delay belongs to ttfb: {:?}",
+            r.phases
+        );
+        assert_phases_sum(&r);
+        best = best.min(r.total - delay);
+    }
+    assert!(
+        best <= Duration::from_millis(5),
+        "overhead {best:?} over the injected delay"
+    );
+}
+
+#[tokio::test]
+async fn slow_body_time_is_transfer_not_ttfb() {
+    let s = start(None).await;
+    let r = probe(
+        &format!("url = \"http://127.0.0.1:{}/slowbody/150\"", s.port()),
+        None,
+    )
+    .await;
+    assert_eq!(r.health, Health::Up, "{:?}", r.failures);
+    assert!(
+        r.phases.transfer.unwrap() >= Duration::from_millis(150),
+        "{:?}",
+        r.phases
+    );
+    assert!(
+        r.phases.ttfb.unwrap() < Duration::from_millis(150),
+        "{:?}",
+        r.phases
+    );
+    assert_phases_sum(&r);
+}
+
+#[tokio::test]
+async fn unexpected_status_is_down_with_excerpt_and_headers() {
+    let s = start(None).await;
+    let r = probe(
+        &format!("url = \"http://127.0.0.1:{}/status/500\"", s.port()),
+        None,
+    )
+    .await;
+    assert_eq!(r.health, Health::Down);
+    assert_eq!(r.status, Some(500));
+    assert_eq!(kinds(&r), vec![FailureKind::HttpStatus]);
+    assert_eq!(r.failures[0].detail, "HTTP 500, expected 200");
+    let info = r.response.unwrap();
+    assert!(info
+        .body_excerpt
+        .as_ref()
+        .unwrap()
+        .contains("upstream failed"));
+    assert!(
+        info.header("set-cookie").is_none(),
+        "cookies are never kept"
+    );
+}
+
+#[tokio::test]
+async fn rate_limited_response_keeps_its_headers_and_is_not_retried() {
+    let s = start(None).await;
+    let r = probe(
+        &format!(
+            "url = \"http://127.0.0.1:{}/status/429\"\nretries = 3\nretry_delay = \"0s\"",
+            s.port()
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, Some(429));
+    assert_eq!(r.attempts, 1, "a 429 is never retried inside a probe");
+    let info = r.response.unwrap();
+    assert_eq!(info.header("retry-after"), Some("7"));
+    assert_eq!(info.header("x-ratelimit-remaining"), Some("0"));
+}
+
+#[tokio::test]
+async fn retries_are_used_for_down_results() {
+    let s = start(None).await;
+    let r = probe(
+        &format!(
+            "url = \"http://127.0.0.1:{}/status/503\"\nretries = 2\nretry_delay = \"10ms\"",
+            s.port()
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(r.attempts, 3);
+    assert_eq!(r.health, Health::Down);
+}
+
+#[tokio::test]
+async fn accepted_statuses_and_body_checks() {
+    let s = start(None).await;
+    let r = probe(
+        &format!(
+            "url = \"http://127.0.0.1:{}/status/404\"\nexpect_status = [404]",
+            s.port()
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(r.health, Health::Up, "{:?}", r.failures);
+    let r = probe(
+        &format!(
+            "url = \"http://127.0.0.1:{}/ok\"\nexpect_body_contains = \"models\"",
+            s.port()
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(kinds(&r), vec![FailureKind::BodyMismatch]);
+    assert_eq!(r.health, Health::Down);
+}
+
+#[tokio::test]
+async fn slow_response_is_degraded_too_slow() {
+    let s = start(None).await;
+    let r = probe(
+        &format!(
+            "url = \"http://127.0.0.1:{}/delay/120\"\nmax_latency = \"50ms\"",
+            s.port()
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(r.health, Health::Degraded);
+    assert_eq!(kinds(&r), vec![FailureKind::TooSlow]);
+    assert!(
+        r.failures[0].detail.starts_with("latency 12"),
+        "{}",
+        r.failures[0].detail
+    );
+    assert!(
+        r.failures[0].detail.ends_with("> 50.0 ms"),
+        "{}",
+        r.failures[0].detail
+    );
+}
+
+#[tokio::test]
+async fn no_answer_times_out_in_ttfb() {
+    let s = start_silent().await;
+    let r = probe(
+        &format!(
+            "url = \"http://127.0.0.1:{}/\"\ntimeout = \"300ms\"",
+            s.port()
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(kinds(&r), vec![FailureKind::Timeout]);
+    assert_eq!(r.failures[0].phase, Some(Phase::Ttfb));
+    assert!(r.total >= Duration::from_millis(300));
+    assert_phases_sum(&r);
+}
+
+#[tokio::test]
+async fn body_that_never_finishes_times_out_in_transfer() {
+    let s = start(None).await;
+    let r = probe(
+        &format!(
+            "url = \"http://127.0.0.1:{}/slowbody/5000\"\ntimeout = \"300ms\"",
+            s.port()
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(kinds(&r), vec![FailureKind::Timeout]);
+    assert_eq!(r.failures[0].phase, Some(Phase::Transfer));
+    assert_eq!(r.status, Some(200));
+}
+
+#[tokio::test]
+async fn connection_closed_mid_response_is_io_in_transfer() {
+    let s = start(None).await;
+    let r = probe(
+        &format!("url = \"http://127.0.0.1:{}/cut\"", s.port()),
+        None,
+    )
+    .await;
+    assert_eq!(kinds(&r), vec![FailureKind::Io], "{:?}", r.failures);
+    assert_eq!(r.failures[0].phase, Some(Phase::Transfer));
+    assert!(
+        r.failures[0].detail.starts_with("body cut off after"),
+        "{}",
+        r.failures[0].detail
+    );
+}
+
+#[tokio::test]
+async fn refused_connection_is_connect_refused() {
+    let port = closed_port().await;
+    let r = probe(&format!("url = \"http://127.0.0.1:{port}/\""), None).await;
+    assert_eq!(kinds(&r), vec![FailureKind::ConnectRefused]);
+    assert_eq!(r.health, Health::Down);
+    assert_phases_sum(&r);
+}
+
+#[tokio::test]
+async fn unanswered_syn_is_connect_timeout() {
+    let b = full_backlog();
+    let r = probe(
+        &format!("url = \"http://{}/\"\ntimeout = \"300ms\"", b.addr),
+        None,
+    )
+    .await;
+    assert_eq!(
+        kinds(&r),
+        vec![FailureKind::ConnectTimeout],
+        "{:?}",
+        r.failures
+    );
+    assert_eq!(r.failures[0].phase, Some(Phase::Connect));
+}
+
+#[tokio::test]
+async fn unresolvable_host_is_dns() {
+    // .invalid is reserved (RFC 2606): the resolver answers NXDOMAIN without a network.
+    let r = probe("url = \"http://upwatch-test.invalid/\"", None).await;
+    assert_eq!(kinds(&r), vec![FailureKind::Dns], "{:?}", r.failures);
+    assert!(r.failures[0].detail.contains("upwatch-test.invalid"));
+}
+
+#[tokio::test]
+async fn https_valid_certificate_reports_facts_and_alpn() {
+    let ca = TestCa::new("upwatch test CA");
+    let leaf = ca.leaf(&["localhost"], -1, 90);
+    let s = start(Some(&leaf)).await;
+    let r = probe(
+        &format!("url = \"https://localhost:{}/ok\"", s.port()),
+        Some(&ca),
+    )
+    .await;
+    assert_eq!(r.health, Health::Up, "{:?}", r.failures);
+    assert_eq!(r.http_version, Some(HttpVersion::H2));
+    let tls = r.tls.as_ref().unwrap();
+    assert_eq!(tls.subject, "CN=localhost");
+    assert!(tls.issuer.contains("CN=upwatch test CA"), "{}", tls.issuer);
+    assert_eq!(tls.sans, vec!["localhost".to_string()]);
+    assert!((88..=90).contains(&tls.days_left), "{}", tls.days_left);
+    assert_eq!(tls.version.as_deref(), Some("TLSv1.3"));
+    assert!(r.phases.tls.is_some());
+    assert_phases_sum(&r);
+}
+
+#[tokio::test]
+async fn https_expired_certificate() {
+    let ca = TestCa::new("upwatch test CA");
+    let s = start(Some(&ca.leaf(&["localhost"], -30, -2))).await;
+    let r = probe(
+        &format!("url = \"https://localhost:{}/ok\"", s.port()),
+        Some(&ca),
+    )
+    .await;
+    assert_eq!(kinds(&r), vec![FailureKind::TlsExpired], "{:?}", r.failures);
+    assert!(
+        r.failures[0].detail.contains("expired 2 days ago"),
+        "{}",
+        r.failures[0].detail
+    );
+    // The presented certificate's facts survive the failed handshake.
+    assert_eq!(r.tls.as_ref().unwrap().days_left, -2);
+    assert_eq!(r.failures[0].phase, Some(Phase::Tls));
+}
+
+#[tokio::test]
+async fn https_not_yet_valid_certificate() {
+    let ca = TestCa::new("upwatch test CA");
+    let s = start(Some(&ca.leaf(&["localhost"], 2, 90))).await;
+    let r = probe(
+        &format!("url = \"https://localhost:{}/ok\"", s.port()),
+        Some(&ca),
+    )
+    .await;
+    assert_eq!(
+        kinds(&r),
+        vec![FailureKind::TlsNotYetValid],
+        "{:?}",
+        r.failures
+    );
+}
+
+#[tokio::test]
+async fn https_wrong_hostname() {
+    let ca = TestCa::new("upwatch test CA");
+    let s = start(Some(&ca.leaf(&["other.example"], -1, 90))).await;
+    let r = probe(
+        &format!("url = \"https://localhost:{}/ok\"", s.port()),
+        Some(&ca),
+    )
+    .await;
+    assert_eq!(
+        kinds(&r),
+        vec![FailureKind::TlsHostnameMismatch],
+        "{:?}",
+        r.failures
+    );
+    assert!(
+        r.failures[0].detail.contains("other.example"),
+        "{}",
+        r.failures[0].detail
+    );
+}
+
+#[tokio::test]
+async fn https_unknown_issuer() {
+    let trusted = TestCa::new("trusted CA");
+    let rogue = TestCa::new("rogue CA");
+    let s = start(Some(&rogue.leaf(&["localhost"], -1, 90))).await;
+    let r = probe(
+        &format!("url = \"https://localhost:{}/ok\"", s.port()),
+        Some(&trusted),
+    )
+    .await;
+    assert_eq!(
+        kinds(&r),
+        vec![FailureKind::TlsUnknownIssuer],
+        "{:?}",
+        r.failures
+    );
+    assert!(
+        r.failures[0].detail.contains("rogue CA"),
+        "{}",
+        r.failures[0].detail
+    );
+}
+
+#[tokio::test]
+async fn https_self_signed_leaf_is_unknown_issuer() {
+    let selfsigned = TestCa::new("localhost");
+    let leaf = Leaf {
+        chain: vec![selfsigned.cert.der().clone()],
+        key: selfsigned.key.serialize_der(),
+    };
+    let s = start(Some(&leaf)).await;
+    let r = probe(
+        &format!("url = \"https://localhost:{}/ok\"", s.port()),
+        None,
+    )
+    .await;
+    assert!(
+        matches!(
+            kinds(&r)[..],
+            [FailureKind::TlsUnknownIssuer] | [FailureKind::TlsHandshake]
+        ),
+        "{:?}",
+        r.failures
+    );
+}
+
+#[tokio::test]
+async fn https_expiring_soon_is_degraded() {
+    let ca = TestCa::new("upwatch test CA");
+    let s = start(Some(&ca.leaf(&["localhost"], -80, 5))).await;
+    let r = probe(
+        &format!(
+            "url = \"https://localhost:{}/ok\"\ntls_min_days = 14",
+            s.port()
+        ),
+        Some(&ca),
+    )
+    .await;
+    assert_eq!(r.health, Health::Degraded);
+    assert_eq!(kinds(&r), vec![FailureKind::TlsExpiring]);
+    assert!(
+        r.failures[0]
+            .detail
+            .starts_with("certificate expires in 4 days"),
+        "{}",
+        r.failures[0].detail
+    );
+}
+
+#[tokio::test]
+async fn plain_http_to_a_tls_port_is_a_handshake_problem_not_a_panic() {
+    let ca = TestCa::new("upwatch test CA");
+    let s = start(Some(&ca.leaf(&["localhost"], -1, 90))).await;
+    let r = probe(
+        &format!(
+            "url = \"http://127.0.0.1:{}/ok\"\ntimeout = \"500ms\"",
+            s.port()
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(r.health, Health::Down);
+}
+
+#[tokio::test]
+async fn insecure_mode_accepts_a_bad_certificate_but_keeps_its_facts() {
+    let rogue = TestCa::new("rogue CA");
+    let s = start(Some(&rogue.leaf(&["other.example"], -30, -1))).await;
+    let r = probe(
+        &format!(
+            "url = \"https://localhost:{}/ok\"\ntls_insecure = true",
+            s.port()
+        ),
+        None,
+    )
+    .await;
+    // Verification is off, but an expired certificate is still below tls_min_days.
+    assert_eq!(
+        kinds(&r),
+        vec![FailureKind::TlsExpiring],
+        "{:?}",
+        r.failures
+    );
+    assert_eq!(r.status, Some(200));
+}
+
+#[tokio::test]
+async fn reused_connection_skips_connection_phases() {
+    let s = start(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[[target]]\nname = \"t\"\nurl = \"http://127.0.0.1:{}/ok\"\nreuse_connection = true\n",
+        s.port()
+    );
+    let cfg = config::parse(&dir.path().join("m.toml"), &text, &Env::from_pairs(&[])).unwrap();
+    let mut prober = TargetProber::new(cfg.targets[0].clone(), None);
+    let first = prober.probe(&Clock::system()).await;
+    let second = prober.probe(&Clock::system()).await;
+    assert!(!first.reused_connection && first.phases.connect.is_some());
+    assert!(
+        second.reused_connection,
+        "second probe should reuse the connection"
+    );
+    assert_eq!(second.phases.connect, None);
+    assert_eq!(second.health, Health::Up);
+    assert_phases_sum(&second);
+}
+
+#[tokio::test]
+async fn secrets_reach_the_server_but_no_output() {
+    let s = start(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[[target]]\nname = \"t\"\nurl = \"http://127.0.0.1:{}/status/401?key=${{TOKEN}}\"\nbearer_token = \"${{TOKEN}}\"\n",
+        s.port()
+    );
+    let env = Env::from_pairs(&[("TOKEN", "sk-very-secret")]);
+    let cfg = config::parse(&dir.path().join("m.toml"), &text, &env).unwrap();
+    let target = cfg.targets[0].clone();
+    assert!(!format!("{target:?}").contains("sk-very-secret"));
+    let mut prober = TargetProber::new(Arc::clone(&target), None);
+    let r = prober.probe(&Clock::system()).await;
+    let json = r.to_check_json().to_string();
+    assert!(!json.contains("sk-very-secret"), "{json}");
+    assert!(json.contains("key=***"), "{json}");
+    assert!(!format!("{r:?}").contains("sk-very-secret"));
+}
