@@ -164,11 +164,14 @@ impl fmt::Debug for Target {
     }
 }
 
+/// Looks up one environment variable by name.
+pub type VarLookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// Where loading looks things up outside the file. Tests pass their own; the binary uses
 /// [`Env::process`].
 pub struct Env {
     /// Variable lookup for `${VAR}`.
-    pub vars: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    pub vars: VarLookup,
 }
 
 impl Env {

@@ -1,1 +1,295 @@
+use super::*;
 
+fn parse_str(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    parse(Path::new("monitor.toml"), text, &Env::from_pairs(env))
+}
+
+fn errors(text: &str) -> Vec<String> {
+    match parse_str(text, &[]) {
+        Ok(_) => panic!("expected errors for:\n{text}"),
+        Err(e) => e.diagnostics().iter().map(|d| d.to_string()).collect(),
+    }
+}
+
+const MINIMAL: &str = "[[target]]\nname = \"api\"\nurl = \"https://api.example.com/v1/models\"\n";
+
+#[test]
+fn minimal_config_gets_documented_defaults() {
+    let c = parse_str(MINIMAL, &[]).unwrap();
+    let t = &c.targets[0];
+    assert!(matches!(t.schedule, ScheduleSpec::Interval(d) if d == Duration::from_secs(60)));
+    assert_eq!(t.timeout, Duration::from_secs(10));
+    assert_eq!(t.max_latency, Some(Duration::from_secs(3)));
+    assert_eq!(t.expect_status, vec![200]);
+    assert_eq!(t.tls_min_days, 14);
+    assert_eq!(t.retries, 0);
+    assert_eq!(t.method, Method::GET);
+    assert_eq!(t.ip_version, IpVersion::Any);
+    assert!(!t.reuse_connection);
+    assert_eq!(c.daemon.listen, "127.0.0.1:9777".parse().unwrap());
+    assert_eq!(c.daemon.max_concurrency, 256);
+    assert_eq!(c.daemon.location, "local");
+    assert_eq!(c.daemon.log_format, LogFormat::Auto);
+    assert_eq!(c.daemon.shutdown_grace, Duration::from_secs(10));
+    assert_eq!(c.daemon.state_dir, PathBuf::from("./state"));
+}
+
+#[test]
+fn unknown_key_names_line_column_context_and_suggestion() {
+    let text = format!("{MINIMAL}intervall = \"30s\"\n");
+    assert_eq!(
+        errors(&text),
+        vec!["monitor.toml:4:1: target \"api\": unknown key \"intervall\" (did you mean \"interval\"?)"]
+    );
+}
+
+#[test]
+fn unknown_section_and_unguessable_key() {
+    let errs = errors(&format!(
+        "[deamon]\nlisten = \"x\"\n\n{MINIMAL}colour = \"red\"\n"
+    ));
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    assert_eq!(
+        errs[0],
+        "monitor.toml:1:2: unknown key \"deamon\" (did you mean \"daemon\"?)"
+    );
+    assert!(
+        errs[1].starts_with(
+            "monitor.toml:7:1: target \"api\": unknown key \"colour\" (known keys: name, url,"
+        ),
+        "{}",
+        errs[1]
+    );
+}
+
+#[test]
+fn every_semantic_error_is_reported_at_once() {
+    let text = r#"
+[daemon]
+listen = "nowhere"
+log_format = "xml"
+
+[defaults]
+timeout = "10"
+
+[[target]]
+name = "Bad Name"
+url = "ftp://example.com/"
+interval = "1m"
+schedule = "0 * * * * *"
+expect_status = [200, 700]
+
+[[target]]
+url = "https://example.com/"
+timeot = "5s"
+"#;
+    let errs = errors(text);
+    let expect = [
+        "monitor.toml:3:10: daemon: listen: \"nowhere\" is not an address:port",
+        "monitor.toml:4:14: daemon: log_format: \"xml\" is not one of auto | pretty | json",
+        "monitor.toml:7:11: defaults: timeout: invalid duration \"10\"",
+        "monitor.toml:10:8: target \"Bad Name\": name: \"Bad Name\" must be 1-64 characters",
+        "monitor.toml:11:7: target \"Bad Name\": url: scheme \"ftp\" is not supported",
+        "monitor.toml:13:12: target \"Bad Name\": set interval or schedule, not both",
+        "monitor.toml:14:23: target \"Bad Name\": expect_status: 700 is not an HTTP status",
+        "monitor.toml:16:1: target #2: missing key \"name\"",
+        "monitor.toml:18:1: target #2: unknown key \"timeot\" (did you mean \"timeout\"?)",
+    ];
+    assert_eq!(errs.len(), expect.len(), "{errs:#?}");
+    for (got, want) in errs.iter().zip(expect) {
+        assert!(got.starts_with(want), "got  {got}\nwant {want}...");
+    }
+}
+
+#[test]
+fn type_errors_name_their_key() {
+    let errs = errors(&format!("{MINIMAL}retries = \"three\"\n"));
+    assert_eq!(errs.len(), 1);
+    assert!(
+        errs[0].starts_with("monitor.toml:4:11: target \"api\": retries: invalid type: string"),
+        "{}",
+        errs[0]
+    );
+}
+
+#[test]
+fn syntax_error_points_at_the_line() {
+    let errs = errors("[[target]]\nname = \"api\nurl = 1\n");
+    assert_eq!(errs.len(), 1);
+    assert!(errs[0].starts_with("monitor.toml:2:"), "{}", errs[0]);
+    assert!(errs[0].contains("invalid TOML"), "{}", errs[0]);
+}
+
+#[test]
+fn empty_config_asks_for_a_target() {
+    let errs = errors("");
+    assert!(errs[0].contains("no [[target]] defined"), "{errs:?}");
+}
+
+#[test]
+fn duplicate_names_are_rejected() {
+    let errs = errors(&format!("{MINIMAL}\n{MINIMAL}"));
+    assert_eq!(
+        errs,
+        vec!["monitor.toml:6:8: target \"api\": duplicate target name \"api\""]
+    );
+}
+
+#[test]
+fn environment_variables_expand_and_missing_ones_are_named() {
+    let text = r#"
+[[target]]
+name = "api"
+url = "https://${HOST:-api.example.com}/v1"
+headers = { Authorization = "Bearer ${KEY}" }
+"#;
+    let c = parse_str(text, &[("KEY", "sk-1")]).unwrap();
+    assert_eq!(c.targets[0].url.as_str(), "https://api.example.com/v1");
+    assert_eq!(c.targets[0].headers["authorization"], "Bearer sk-1");
+    let errs: Vec<String> = parse_str(text, &[])
+        .unwrap_err()
+        .diagnostics()
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+    assert_eq!(errs.len(), 1);
+    assert!(
+        errs[0].starts_with("monitor.toml:5:29: target \"api\": headers.Authorization: environment variable KEY is not set"),
+        "{}",
+        errs[0]
+    );
+}
+
+#[test]
+fn secret_file_resolves_against_credentials_directory_then_config_folder() {
+    let creds = tempfile::tempdir().unwrap();
+    std::fs::write(creds.path().join("api_key"), "sk-from-creds\n").unwrap();
+    let cfgdir = tempfile::tempdir().unwrap();
+    std::fs::write(cfgdir.path().join("api_key"), "sk-from-cfgdir").unwrap();
+    let text = format!("{MINIMAL}bearer_token_file = \"api_key\"\n");
+    let path = cfgdir.path().join("monitor.toml");
+
+    let env = Env::from_pairs(&[("CREDENTIALS_DIRECTORY", creds.path().to_str().unwrap())]);
+    let c = parse(&path, &text, &env).unwrap();
+    assert_eq!(c.targets[0].headers[AUTHORIZATION], "Bearer sk-from-creds");
+    assert!(c.targets[0].headers[AUTHORIZATION].is_sensitive());
+
+    let c = parse(&path, &text, &Env::from_pairs(&[])).unwrap();
+    assert_eq!(c.targets[0].headers[AUTHORIZATION], "Bearer sk-from-cfgdir");
+
+    let missing = format!("{MINIMAL}bearer_token_file = \"nope\"\n");
+    let err = parse(&path, &missing, &Env::from_pairs(&[]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("bearer_token_file: cannot read secret file") && err.contains("nope"),
+        "{err}"
+    );
+}
+
+#[test]
+fn empty_bearer_token_is_a_warning_not_an_error() {
+    let c = parse_str(
+        &format!("{MINIMAL}bearer_token = \"${{MISTRAL_API_KEY:-}}\"\n"),
+        &[],
+    )
+    .unwrap();
+    assert!(c.targets[0].headers.get(AUTHORIZATION).is_none());
+    assert_eq!(c.warnings.len(), 1);
+    assert!(
+        c.warnings[0].contains("bearer_token is empty"),
+        "{:?}",
+        c.warnings
+    );
+}
+
+#[test]
+fn state_directory_from_systemd_wins() {
+    let c = parse_str(
+        &format!("[daemon]\nstate_dir = \"/tmp/x\"\n{MINIMAL}"),
+        &[("STATE_DIRECTORY", "/var/lib/upwatch")],
+    )
+    .unwrap();
+    assert_eq!(c.daemon.state_dir, PathBuf::from("/var/lib/upwatch"));
+}
+
+#[test]
+fn defaults_are_inherited_and_overridden() {
+    let text = r#"
+[defaults]
+interval = "30s"
+timeout = "5s"
+max_latency = "0s"
+retries = 2
+headers = { "User-Agent" = "probe/1", Accept = "text/plain" }
+
+[[target]]
+name = "a"
+url = "http://127.0.0.1:1/"
+headers = { Accept = "application/json" }
+
+[[target]]
+name = "b"
+url = "http://127.0.0.1:1/"
+schedule = "*/10 * * * * *"
+retries = 0
+max_latency = "1s"
+"#;
+    let c = parse_str(text, &[]).unwrap();
+    let (a, b) = (&c.targets[0], &c.targets[1]);
+    assert!(matches!(a.schedule, ScheduleSpec::Interval(d) if d == Duration::from_secs(30)));
+    assert_eq!(a.timeout, Duration::from_secs(5));
+    assert_eq!(a.max_latency, None, "0s disables the latency check");
+    assert_eq!(a.retries, 2);
+    assert_eq!(a.headers["accept"], "application/json");
+    assert_eq!(a.headers["user-agent"], "probe/1");
+    assert!(matches!(&b.schedule, ScheduleSpec::Cron(cron) if cron.expr == "*/10 * * * * *"));
+    assert_eq!(b.retries, 0);
+    assert_eq!(b.max_latency, Some(Duration::from_secs(1)));
+}
+
+#[test]
+fn timeout_longer_than_interval_is_rejected() {
+    let errs = errors(&format!("{MINIMAL}interval = \"5s\"\ntimeout = \"10s\"\n"));
+    assert_eq!(errs.len(), 1);
+    assert!(
+        errs[0].contains("timeout (10s) is longer than the interval (5s)"),
+        "{}",
+        errs[0]
+    );
+}
+
+#[test]
+fn bad_cron_and_tiny_interval() {
+    let errs = errors(&format!("{MINIMAL}schedule = \"* * * * *\"\n\n[[target]]\nname = \"b\"\nurl = \"http://x/\"\ninterval = \"10ms\"\n"));
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    assert!(
+        errs[0].contains("needs 6 or 7 (seconds first)"),
+        "{}",
+        errs[0]
+    );
+    assert!(
+        errs[1].contains("interval: must be at least 100ms"),
+        "{}",
+        errs[1]
+    );
+}
+
+#[test]
+fn debug_output_hides_secrets() {
+    let text = "[[target]]\nname = \"api\"\nurl = \"https://u:pw@x.example/v1?token=${T}\"\nbearer_token = \"${T}\"\n";
+    let c = parse_str(text, &[("T", "hunter2-secret")]).unwrap();
+    let dbg = format!("{:?}", c);
+    assert!(!dbg.contains("hunter2-secret"), "{dbg}");
+    assert!(!dbg.contains("pw@"), "{dbg}");
+    assert_eq!(&*c.targets[0].display_url, "https://x.example/v1?token=***");
+}
+
+#[test]
+fn sizes_parse_with_units() {
+    assert_eq!(parse_size("1MiB"), Some(1 << 20));
+    assert_eq!(parse_size("256KiB"), Some(256 * 1024));
+    assert_eq!(parse_size("4096"), Some(4096));
+    assert_eq!(parse_size("2 MB"), Some(2_000_000));
+    assert_eq!(parse_size("lots"), None);
+}

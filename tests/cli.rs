@@ -1,0 +1,261 @@
+//! The `upwatch` binary as a user runs it: exit codes, output formats, shutdown.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_upwatch"));
+    c.env_remove("UPWATCH_CONFIG")
+        .env_remove("STATE_DIRECTORY")
+        .env_remove("CREDENTIALS_DIRECTORY");
+    c
+}
+
+fn write_config(dir: &tempfile::TempDir, text: &str) -> PathBuf {
+    let p = dir.path().join("monitor.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+struct Output {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+async fn run(args: &[&str], config: &PathBuf) -> Output {
+    let out = bin()
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .await
+        .unwrap();
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[tokio::test]
+async fn validate_reports_the_line_and_suggestion_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_config(
+        &dir,
+        "[[target]]\nname = \"api\"\nurl = \"http://127.0.0.1:9/\"\n\nintervall = \"30s\"\n",
+    );
+    let out = run(&["validate"], &p).await;
+    assert_eq!(out.code, 2);
+    assert_eq!(
+        out.stderr.trim(),
+        format!(
+            "{}:5:1: target \"api\": unknown key \"intervall\" (did you mean \"interval\"?)",
+            p.display()
+        )
+    );
+}
+
+#[tokio::test]
+async fn validate_accepts_a_good_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_config(
+        &dir,
+        "[[target]]\nname = \"api\"\nurl = \"http://127.0.0.1:9/\"\n",
+    );
+    let out = run(&["validate"], &p).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("ok (1 target(s))"));
+}
+
+#[tokio::test]
+async fn missing_config_file_is_exit_2() {
+    let out = run(&["validate"], &PathBuf::from("/nonexistent/monitor.toml")).await;
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains("/nonexistent/monitor.toml: cannot read config file"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test]
+async fn config_path_comes_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_config(
+        &dir,
+        "[[target]]\nname = \"api\"\nurl = \"http://127.0.0.1:9/\"\n",
+    );
+    let out = bin()
+        .env("UPWATCH_CONFIG", &p)
+        .arg("validate")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[tokio::test]
+async fn check_json_has_the_documented_fields_and_exit_codes() {
+    let s = start(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_config(
+        &dir,
+        &format!(
+            "[[target]]\nname = \"good\"\nurl = \"http://127.0.0.1:{0}/ok\"\n\n[[target]]\nname = \"bad\"\nurl = \"http://127.0.0.1:{0}/status/503\"\n",
+            s.port()
+        ),
+    );
+    let out = run(&["check", "--format", "json"], &p).await;
+    assert_eq!(out.code, 1, "one target is down: {}", out.stderr);
+    let lines: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    let good = &lines[0];
+    for key in [
+        "target",
+        "url",
+        "ok",
+        "health",
+        "status",
+        "latency_ms",
+        "phases",
+        "http_version",
+        "tls",
+        "failures",
+        "checked_at",
+    ] {
+        assert!(good.get(key).is_some(), "missing {key} in {good}");
+    }
+    for key in ["dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "transfer_ms"] {
+        assert!(good["phases"].get(key).is_some(), "missing phases.{key}");
+    }
+    assert_eq!(good["target"], "good");
+    assert_eq!(good["ok"], true);
+    assert_eq!(good["health"], "up");
+    assert_eq!(good["status"], 200);
+    assert_eq!(good["http_version"], "http/1.1");
+    assert!(good["latency_ms"].as_f64().unwrap() > 0.0);
+    assert!(good["phases"]["tls_ms"].is_null());
+    assert!(good["checked_at"].as_str().unwrap().ends_with('Z'));
+    let bad = &lines[1];
+    assert_eq!(bad["ok"], false);
+    assert_eq!(bad["health"], "down");
+    assert_eq!(bad["failures"][0]["kind"], "http_status");
+    assert_eq!(bad["failures"][0]["detail"], "HTTP 503, expected 200");
+
+    let only_good = run(&["check", "--target", "good", "--format", "json"], &p).await;
+    assert_eq!(only_good.code, 0, "{}", only_good.stderr);
+    assert_eq!(only_good.stdout.lines().count(), 1);
+
+    let unknown = run(&["check", "--target", "nope"], &p).await;
+    assert_eq!(unknown.code, 2);
+    assert!(
+        unknown.stderr.contains("no target named \"nope\""),
+        "{}",
+        unknown.stderr
+    );
+}
+
+#[tokio::test]
+async fn check_table_names_failures() {
+    let s = start(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_config(&dir, &format!("[[target]]\nname = \"slow\"\nurl = \"http://127.0.0.1:{}/delay/150\"\nmax_latency = \"100ms\"\n", s.port()));
+    let out = run(&["check"], &p).await;
+    assert_eq!(out.code, 1);
+    let mut lines = out.stdout.lines();
+    assert!(lines.next().unwrap().starts_with("TARGET"));
+    let row = lines.next().unwrap();
+    assert!(
+        row.starts_with("slow") && row.contains("DEGRADED") && row.contains("too_slow: latency"),
+        "{row}"
+    );
+}
+
+#[tokio::test]
+async fn check_on_an_invalid_config_is_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_config(&dir, "[[target]]\nname = \"x\"\n");
+    let out = run(&["check"], &p).await;
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("missing key \"url\""), "{}", out.stderr);
+}
+
+#[tokio::test]
+async fn run_logs_each_probe_and_exits_0_on_sigterm() {
+    let s = start(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_config(
+        &dir,
+        &format!(
+            "[daemon]\nlog_format = \"json\"\n\n[[target]]\nname = \"fast\"\nurl = \"http://127.0.0.1:{0}/ok\"\ninterval = \"200ms\"\ntimeout = \"200ms\"\n\n[[target]]\nname = \"broken\"\nurl = \"http://127.0.0.1:{0}/status/500\"\ninterval = \"200ms\"\ntimeout = \"200ms\"\n",
+            s.port()
+        ),
+    );
+    let mut child = bin()
+        .arg("--config")
+        .arg(&p)
+        .arg("run")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut up, mut down) = (0, 0);
+    let read = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let v: Value =
+                serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+            match (v["target_name"].as_str(), v["health"].as_str()) {
+                (Some("fast"), Some("up")) => up += 1,
+                (Some("broken"), Some("down")) => {
+                    assert_eq!(v["status"], 500);
+                    assert!(v["failures"]
+                        .as_str()
+                        .unwrap()
+                        .contains("http_status: HTTP 500"));
+                    down += 1;
+                }
+                _ => {}
+            }
+            if up >= 2 && down >= 2 {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), read)
+        .await
+        .expect("two probes of each target within 20 s");
+    let pid = child.id().unwrap().to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .expect("exits within the grace period")
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let mut rest = String::new();
+    while let Ok(Some(l)) = lines.next_line().await {
+        rest.push_str(&l);
+        rest.push('\n');
+    }
+    assert!(rest.contains("stopped cleanly"), "{rest}");
+}

@@ -1,0 +1,83 @@
+//! The docs cannot rot: the README's config example parses, every key the config accepts is
+//! documented, and the shipped monitor.toml is valid as shipped.
+
+use std::path::Path;
+
+use upwatch::config::{self, Env};
+
+fn readme() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap()
+}
+
+fn toml_blocks(text: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        match (&mut current, line.trim_start()) {
+            (None, l) if l.starts_with("```toml") => current = Some(String::new()),
+            (Some(_), l) if l.starts_with("```") => blocks.push(current.take().unwrap_or_default()),
+            (Some(b), _) => {
+                b.push_str(line);
+                b.push('\n');
+            }
+            _ => {}
+        }
+    }
+    blocks
+}
+
+#[test]
+fn readme_config_example_is_valid() {
+    let blocks = toml_blocks(&readme());
+    assert!(!blocks.is_empty(), "README has no ```toml block");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for block in blocks {
+        let env = Env::from_pairs(&[("MISTRAL_API_KEY", "sk-readme")]);
+        if let Err(e) = config::parse(&dir.join("README.md"), &block, &env) {
+            panic!("README config example does not validate:\n{e}\n---\n{block}");
+        }
+    }
+}
+
+#[test]
+fn every_config_key_is_documented() {
+    let text = readme();
+    for (section, keys) in config::known_keys() {
+        assert!(
+            keys.len() >= 6,
+            "field capture found only {keys:?} for {section}"
+        );
+        assert!(
+            text.contains(&format!("[{section}]")) || text.contains(&format!("[[{section}]]")),
+            "section {section} undocumented"
+        );
+        for key in keys {
+            assert!(
+                text.contains(&format!("`{key}`")),
+                "key {section}.{key} is not documented in README.md (as `{key}`)"
+            );
+        }
+    }
+}
+
+#[test]
+fn shipped_monitor_toml_is_valid_without_a_key() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("monitor.toml");
+    let c = config::load_with(&path, &Env::from_pairs(&[])).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(&*c.targets[0].name, "mistral-models");
+    assert_eq!(
+        c.targets[0].url.as_str(),
+        "https://api.mistral.ai/v1/models"
+    );
+    assert!(c
+        .warnings
+        .iter()
+        .any(|w| w.contains("bearer_token is empty")));
+    let with_key =
+        config::load_with(&path, &Env::from_pairs(&[("MISTRAL_API_KEY", "sk-test")])).unwrap();
+    assert_eq!(
+        with_key.targets[0].headers["authorization"],
+        "Bearer sk-test"
+    );
+    assert!(with_key.warnings.is_empty(), "{:?}", with_key.warnings);
+}
