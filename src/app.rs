@@ -8,7 +8,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::probe::tls::{TlsConfigs, TlsSetupError};
-use crate::schedule::{runner, Clock};
+use crate::schedule::runner;
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +50,6 @@ pub async fn run(
         &config.targets,
         &tls,
         config.daemon.max_concurrency,
-        Clock::system(),
         tx,
         cancel.clone(),
         &tracker,

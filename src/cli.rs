@@ -12,7 +12,6 @@ use crate::config::{self, Config, LogFormat};
 use crate::probe::result::ms;
 use crate::probe::tls::TlsConfigs;
 use crate::probe::{Health, ProbeResult, TargetProber};
-use crate::schedule::Clock;
 use crate::telemetry::{self, Sink};
 
 /// Exit code: everything probed was up / the command succeeded.
@@ -192,7 +191,6 @@ pub async fn probe_all(
     tls: &TlsConfigs,
     max_concurrency: usize,
 ) -> Vec<ProbeResult> {
-    let clock = Clock::system();
     let permits = Arc::new(tokio::sync::Semaphore::new(max_concurrency.max(1)));
     let mut set = JoinSet::new();
     for (i, t) in targets.iter().enumerate() {
@@ -200,7 +198,7 @@ pub async fn probe_all(
         let permits = permits.clone();
         set.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            (i, prober.probe(&clock).await)
+            (i, prober.probe().await)
         });
     }
     let mut out: Vec<(usize, ProbeResult)> = Vec::with_capacity(targets.len());

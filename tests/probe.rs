@@ -9,7 +9,6 @@ use common::*;
 use upwatch::config::{self, Env};
 use upwatch::probe::tls::TlsConfigs;
 use upwatch::probe::{FailureKind, Health, HttpVersion, Phase, ProbeResult, TargetProber};
-use upwatch::schedule::Clock;
 
 /// Probes the single target described by `body` (TOML keys of one [[target]]) once.
 async fn probe(body: &str, ca: Option<&TestCa>) -> ProbeResult {
@@ -28,7 +27,7 @@ async fn probe(body: &str, ca: Option<&TestCa>) -> ProbeResult {
     let target = cfg.targets[0].clone();
     let (tls, _) = TlsConfigs::build([target.as_ref()]).unwrap();
     let mut prober = TargetProber::new(target.clone(), tls.get(&target.tls));
-    prober.probe(&Clock::system()).await
+    prober.probe().await
 }
 
 fn kinds(r: &ProbeResult) -> Vec<FailureKind> {
@@ -506,8 +505,8 @@ async fn reused_connection_skips_connection_phases() {
     );
     let cfg = config::parse(&dir.path().join("m.toml"), &text, &Env::from_pairs(&[])).unwrap();
     let mut prober = TargetProber::new(cfg.targets[0].clone(), None);
-    let first = prober.probe(&Clock::system()).await;
-    let second = prober.probe(&Clock::system()).await;
+    let first = prober.probe().await;
+    let second = prober.probe().await;
     assert!(!first.reused_connection && first.phases.connect.is_some());
     assert!(
         second.reused_connection,
@@ -531,7 +530,7 @@ async fn secrets_reach_the_server_but_no_output() {
     let target = cfg.targets[0].clone();
     assert!(!format!("{target:?}").contains("sk-very-secret"));
     let mut prober = TargetProber::new(Arc::clone(&target), None);
-    let r = prober.probe(&Clock::system()).await;
+    let r = prober.probe().await;
     let json = r.to_check_json().to_string();
     assert!(!json.contains("sk-very-secret"), "{json}");
     assert!(json.contains("key=***"), "{json}");

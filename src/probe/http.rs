@@ -27,7 +27,6 @@ use super::result::{
 };
 use super::tls;
 use crate::config::{IpVersion, Target};
-use crate::schedule::Clock;
 
 const USER_AGENT_VALUE: &str = concat!("upwatch/", env!("CARGO_PKG_VERSION"));
 /// Most response headers a result keeps, and the longest value kept.
@@ -109,11 +108,11 @@ impl TargetProber {
 
     /// Runs one probe: up to `1 + retries` attempts (a 429 or a degraded result is never
     /// retried), and returns the last attempt's result.
-    pub async fn probe(&mut self, clock: &Clock) -> ProbeResult {
+    pub async fn probe(&mut self) -> ProbeResult {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let mut result = self.attempt(clock).await;
+            let mut result = self.attempt().await;
             result.attempts = attempts;
             let retryable = result.health == super::Health::Down && result.status != Some(429);
             if !retryable || attempts > self.target.retries {
@@ -125,10 +124,12 @@ impl TargetProber {
     }
 
     /// One attempt, bounded by the target's timeout.
-    async fn attempt(&mut self, clock: &Clock) -> ProbeResult {
+    async fn attempt(&mut self) -> ProbeResult {
         let t = self.target.clone();
         let start = Instant::now();
-        let checked_at = clock.wall(start);
+        // A recorded fact, so the real wall clock (not one anchored earlier, which a suspend
+        // would leave behind).
+        let checked_at = Utc::now();
         let deadline = start + t.timeout;
         let mut laps = Laps::new(start);
         let mut failures = Vec::new();

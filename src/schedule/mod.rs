@@ -2,8 +2,9 @@
 //! ticks, and the per-target runner tasks (in [`runner`]).
 //!
 //! Timing is pure arithmetic on `tokio::time::Instant` so it runs under tokio's paused
-//! clock in tests; wall time for cron comes from a [`Clock`] anchored to that monotonic
-//! clock, never from reads inside the decision logic.
+//! clock in tests. The caller passes both "now"s in (monotonic and wall) on every call:
+//! nothing here reads a clock, and a suspended host or stepped wall clock cannot leave a
+//! stale mapping between the two behind.
 
 pub mod runner;
 
@@ -60,41 +61,6 @@ impl ScheduleSpec {
     }
 }
 
-/// Maps the monotonic clock to wall time. Anchored once, so a wall-clock step (NTP, a
-/// manual change) does not make schedules jump, and paused-clock tests see consistent time.
-#[derive(Debug, Clone, Copy)]
-pub struct Clock {
-    base_instant: Instant,
-    base_wall: DateTime<Utc>,
-}
-
-impl Clock {
-    /// Anchors `wall` to `instant`.
-    pub fn new(instant: Instant, wall: DateTime<Utc>) -> Self {
-        Clock {
-            base_instant: instant,
-            base_wall: wall,
-        }
-    }
-
-    /// Anchors the real wall clock to tokio's current instant.
-    pub fn system() -> Self {
-        Clock::new(Instant::now(), Utc::now())
-    }
-
-    /// Wall time at `instant`.
-    pub fn wall(&self, instant: Instant) -> DateTime<Utc> {
-        let delta = instant.saturating_duration_since(self.base_instant);
-        self.base_wall + chrono::Duration::from_std(delta).unwrap_or(chrono::TimeDelta::MAX)
-    }
-
-    /// The instant at wall time `wall` (never before the anchor).
-    pub fn instant(&self, wall: DateTime<Utc>) -> Instant {
-        let delta = (wall - self.base_wall).to_std().unwrap_or(Duration::ZERO);
-        self.base_instant + delta
-    }
-}
-
 /// The deterministic offset of a target inside its interval: a hash of the name, so 1,000
 /// targets sharing an interval start spread across it and keep their slot across restarts.
 pub fn spread_offset(name: &str, interval: Duration) -> Duration {
@@ -129,7 +95,6 @@ enum TickerKind {
     },
     Cron {
         spec: Box<CronSpec>,
-        clock: Clock,
         last: Option<DateTime<Utc>>,
     },
 }
@@ -145,7 +110,7 @@ pub struct Tick {
 
 impl Ticker {
     /// A ticker for `spec`. Interval schedules start at `start + spread_offset(name)`.
-    pub fn new(spec: &ScheduleSpec, name: &str, start: Instant, clock: Clock) -> Self {
+    pub fn new(spec: &ScheduleSpec, name: &str, start: Instant) -> Self {
         let kind = match spec {
             ScheduleSpec::Interval(period) => TickerKind::Interval {
                 origin: start + spread_offset(name, *period),
@@ -154,17 +119,17 @@ impl Ticker {
             },
             ScheduleSpec::Cron(c) => TickerKind::Cron {
                 spec: c.clone(),
-                clock,
                 last: None,
             },
         };
         Ticker { kind }
     }
 
-    /// The next start at or after `now`. Starts that fell before `now` (because a probe
-    /// overran, or the process was stalled) are counted in `skipped` and not run.
-    /// `None` when a cron schedule has no future time.
-    pub fn next(&mut self, now: Instant) -> Option<Tick> {
+    /// The next start at or after `now` (`wall_now` is the same moment on the wall clock,
+    /// used by cron schedules). Starts that fell before `now` (because a probe overran, or
+    /// the process was stalled) are counted in `skipped` and not run. `None` when a cron
+    /// schedule has no future time.
+    pub fn next(&mut self, now: Instant, wall_now: DateTime<Utc>) -> Option<Tick> {
         match &mut self.kind {
             TickerKind::Interval {
                 origin,
@@ -190,16 +155,17 @@ impl Ticker {
                     skipped,
                 })
             }
-            TickerKind::Cron { spec, clock, last } => {
-                let now_wall = clock.wall(now);
+            TickerKind::Cron { spec, last } => {
+                let now_wall = wall_now;
                 // Times strictly after `from`; the first call may start exactly now.
                 let from = last.unwrap_or(now_wall - chrono::Duration::nanoseconds(1));
                 let mut skipped = 0;
                 for t in spec.schedule.after(&from) {
                     if t >= now_wall - chrono::Duration::milliseconds(1) {
                         *last = Some(t);
+                        let ahead = (t - now_wall).to_std().unwrap_or(Duration::ZERO);
                         return Some(Tick {
-                            at: clock.instant(t),
+                            at: now + ahead,
                             skipped,
                         });
                     }
@@ -224,8 +190,11 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    fn clock(start: Instant) -> Clock {
-        Clock::new(start, Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap())
+    /// Wall time in paused-clock tests: 2026-11-23 10:00:00 UTC at `start`, advancing with
+    /// tokio's clock.
+    fn wall(start: Instant) -> DateTime<Utc> {
+        let base = Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap();
+        base + chrono::Duration::from_std(Instant::now() - start).unwrap()
     }
 
     #[tokio::test(start_paused = true)]
@@ -233,10 +202,10 @@ mod tests {
         let start = Instant::now();
         let period = Duration::from_millis(1500);
         let spec = ScheduleSpec::Interval(period);
-        let mut t = Ticker::new(&spec, "a", start, clock(start));
+        let mut t = Ticker::new(&spec, "a", start);
         let origin = start + spread_offset("a", period);
         for n in 0..1000u32 {
-            let tick = t.next(Instant::now()).unwrap();
+            let tick = t.next(Instant::now(), wall(start)).unwrap();
             assert_eq!(tick.at, origin + period * n);
             assert_eq!(tick.skipped, 0);
             tokio::time::sleep_until(tick.at).await;
@@ -253,20 +222,20 @@ mod tests {
         let start = Instant::now();
         let period = Duration::from_secs(10);
         let spec = ScheduleSpec::Interval(period);
-        let mut t = Ticker::new(&spec, "b", start, clock(start));
+        let mut t = Ticker::new(&spec, "b", start);
         let origin = start + spread_offset("b", period);
-        let first = t.next(Instant::now()).unwrap();
+        let first = t.next(Instant::now(), wall(start)).unwrap();
         assert_eq!(first.at, origin);
         tokio::time::sleep_until(first.at).await;
         // The probe overran by 3.5 periods: ticks 1..=3 are past and skipped.
         tokio::time::sleep(Duration::from_secs(35)).await;
-        let next = t.next(Instant::now()).unwrap();
+        let next = t.next(Instant::now(), wall(start)).unwrap();
         assert_eq!(next.skipped, 3);
         assert_eq!(next.at, origin + period * 4);
         // After that it is back on the grid.
         tokio::time::sleep_until(next.at).await;
         assert_eq!(
-            t.next(Instant::now()).unwrap(),
+            t.next(Instant::now(), wall(start)).unwrap(),
             Tick {
                 at: origin + period * 5,
                 skipped: 0
@@ -306,17 +275,16 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn cron_ticks_follow_wall_time_and_skip_missed() {
         let start = Instant::now();
-        let c = clock(start); // 10:00:00 UTC
         let spec = ScheduleSpec::cron("*/15 * * * * *").unwrap();
-        let mut t = Ticker::new(&spec, "c", start, c);
+        let mut t = Ticker::new(&spec, "c", start);
         // The first tick may be "now" (10:00:00 matches).
-        let first = t.next(Instant::now()).unwrap();
+        let first = t.next(Instant::now(), wall(start)).unwrap();
         assert_eq!(first.at, start);
-        let second = t.next(Instant::now()).unwrap();
+        let second = t.next(Instant::now(), wall(start)).unwrap();
         assert_eq!(second.at, start + Duration::from_secs(15));
         tokio::time::sleep_until(second.at + Duration::from_secs(40)).await;
         // 10:00:55 now: 10:00:30 and 10:00:45 were missed.
-        let third = t.next(Instant::now()).unwrap();
+        let third = t.next(Instant::now(), wall(start)).unwrap();
         assert_eq!(third.skipped, 2);
         assert_eq!(third.at, start + Duration::from_secs(60));
     }

@@ -8,7 +8,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{Clock, Ticker};
+use super::Ticker;
 use crate::config::Target;
 use crate::probe::tls::TlsConfigs;
 use crate::probe::{ProbeResult, TargetProber};
@@ -19,7 +19,6 @@ pub fn spawn_targets(
     targets: &[Arc<Target>],
     tls: &TlsConfigs,
     max_concurrency: usize,
-    clock: Clock,
     results: mpsc::Sender<ProbeResult>,
     cancel: CancellationToken,
     tracker: &TaskTracker,
@@ -28,11 +27,10 @@ pub fn spawn_targets(
     let start = Instant::now();
     for target in targets {
         let prober = TargetProber::new(target.clone(), tls.get(&target.tls));
-        let ticker = Ticker::new(&target.schedule, &target.name, start, clock);
+        let ticker = Ticker::new(&target.schedule, &target.name, start);
         tracker.spawn(run_target(
             prober,
             ticker,
-            clock,
             permits.clone(),
             results.clone(),
             cancel.clone(),
@@ -43,14 +41,13 @@ pub fn spawn_targets(
 async fn run_target(
     mut prober: TargetProber,
     mut ticker: Ticker,
-    clock: Clock,
     permits: Arc<Semaphore>,
     results: mpsc::Sender<ProbeResult>,
     cancel: CancellationToken,
 ) {
     let name = prober.target().name.clone();
     loop {
-        let Some(tick) = ticker.next(Instant::now()) else {
+        let Some(tick) = ticker.next(Instant::now(), chrono::Utc::now()) else {
             tracing::warn!(target_name = %name, "schedule has no future run time; target stops");
             return;
         };
@@ -74,7 +71,7 @@ async fn run_target(
             },
         };
         // Not raced against `cancel`: an in-flight probe finishes so its result is kept.
-        let result = prober.probe(&clock).await;
+        let result = prober.probe().await;
         drop(permit);
         if results.send(result).await.is_err() {
             return;
