@@ -6,9 +6,14 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::alert::engine::Engine;
 use crate::config::Config;
+use crate::notify::outbox::{Dispatcher, Wakers, WallClock};
+use crate::notify::{Notifier, NotifySetupError};
+use crate::pipeline::{Alerts, Pipeline};
 use crate::probe::tls::{TlsConfigs, TlsSetupError};
 use crate::schedule::runner;
+use crate::store::{Store, StoreError};
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +21,12 @@ pub enum AppError {
     /// TLS could not be set up for some target.
     #[error(transparent)]
     Tls(#[from] TlsSetupError),
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A notification channel could not be set up.
+    #[error(transparent)]
+    Notify(#[from] NotifySetupError),
 }
 
 /// How the daemon ended.
@@ -28,9 +39,11 @@ pub struct Stopped {
 }
 
 /// Runs the daemon until `stop` resolves, then shuts down in order: stop scheduling, let
-/// in-flight probes finish, drain the results, all within `daemon.shutdown_grace`.
+/// in-flight probes finish, drain the results (committing their alerts), give the outbox a
+/// last pass, all within `daemon.shutdown_grace`.
 pub async fn run(
     config: Config,
+    clock: WallClock,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<Stopped, AppError> {
     for w in &config.warnings {
@@ -41,11 +54,43 @@ pub async fn run(
         tracing::warn!("{w}");
     }
 
+    let store = Store::open(&config.daemon.state_dir)?;
+    let (engine, dropped) = Engine::resume(
+        store.alert_states().await?,
+        &config.targets,
+        &config.daemon.location,
+        config.maintenance.clone(),
+    );
+    if !dropped.is_empty() {
+        store.commit_alerts(dropped, Vec::new(), clock()).await?;
+    }
+    let notifiers = Notifier::build_all(&config.channels)?;
+    let wakers = Wakers::new(notifiers.iter().map(|n| n.name()));
+    let dispatcher = Dispatcher {
+        store: store.clone(),
+        max_age: config.alerting.delivery_max_age,
+        clock: clock.clone(),
+        wakers: wakers.clone(),
+    };
+    let delivery_cancel = CancellationToken::new();
+    let delivery = TaskTracker::new();
+    dispatcher.spawn(&notifiers, delivery_cancel.clone(), &delivery);
+    delivery.close();
+
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
     // Room for one result per target, so a slow consumer never stalls a burst of ticks.
     let (tx, rx) = mpsc::channel(config.targets.len().clamp(16, 65_536));
-    let pipeline = tokio::spawn(crate::pipeline::run(rx));
+    let pipeline = Pipeline::new(
+        &config.targets,
+        Some(Alerts {
+            engine,
+            store: store.clone(),
+            wakers,
+        }),
+        clock.clone(),
+    );
+    let pipeline = tokio::spawn(pipeline.run(rx));
     runner::spawn_targets(
         &config.targets,
         &tls,
@@ -57,18 +102,20 @@ pub async fn run(
     tracker.close();
     tracing::info!(
         targets = config.targets.len(),
+        channels = notifiers.len(),
         config = %config.path.display(),
+        store = %store.path().display(),
         "upwatch started: probing {} target(s)",
         config.targets.len()
     );
 
     stop.await;
+    let grace = config.daemon.shutdown_grace;
     tracing::info!(
         "shutting down: waiting up to {} for in-flight probes",
-        humantime::format_duration(config.daemon.shutdown_grace)
+        humantime::format_duration(grace)
     );
     cancel.cancel();
-    let grace = config.daemon.shutdown_grace;
     let deadline = tokio::time::Instant::now() + grace;
     let probes_done = tokio::time::timeout_at(deadline, tracker.wait())
         .await
@@ -81,14 +128,37 @@ pub async fn run(
         Ok(Ok(n)) => (n, true),
         _ => (0, false),
     };
-    let clean = probes_done && pipeline_done;
+    // Last outbox pass: deliver what is due now, within what is left of the grace period.
+    let last_pass = async {
+        for n in &notifiers {
+            if let Err(e) = dispatcher.deliver_due(n).await {
+                tracing::error!(channel = n.name(), "outbox: {e}");
+            }
+        }
+    };
+    delivery_cancel.cancel();
+    let outbox_done = tokio::time::timeout_at(
+        deadline.max(tokio::time::Instant::now() + Duration::from_millis(100)),
+        async {
+            delivery.wait().await;
+            last_pass.await;
+        },
+    )
+    .await
+    .is_ok();
+    if let Ok(c) = store.outbox_counts().await {
+        if c.pending > 0 {
+            tracing::info!(
+                pending = c.pending,
+                "notifications still queued; they are delivered after the next start"
+            );
+        }
+    }
+    let clean = probes_done && pipeline_done && outbox_done;
     if clean {
         tracing::info!(results, "stopped cleanly");
     } else {
-        tracing::warn!(
-            "grace period of {} ran out; in-flight probes were abandoned",
-            humantime::format_duration(grace)
-        );
+        tracing::warn!("grace period of {} ran out; unfinished work was abandoned (queued notifications stay in the outbox)", humantime::format_duration(grace));
     }
     Ok(Stopped { results, clean })
 }

@@ -55,6 +55,13 @@ pub enum Command {
     },
     /// Check the config and exit: 0 when valid, 2 with every error.
     Validate,
+    /// Send a clearly labelled test notification through each channel (not through the
+    /// outbox); print `ok` or the exact error per channel; exit 1 if any failed.
+    TestAlert {
+        /// Only this channel (repeatable).
+        #[arg(long = "channel", value_name = "NAME")]
+        channels: Vec<String>,
+    },
 }
 
 /// Output format of `check`.
@@ -84,6 +91,7 @@ pub fn main(cli: Cli) -> ExitCode {
             Command::Validate => validate(&cli.config),
             Command::Check { targets, format } => check(&cli.config, &targets, format).await,
             Command::Run => run(&cli.config).await,
+            Command::TestAlert { channels } => test_alert(&cli.config, &channels).await,
         }
     });
     // Probe tasks that outlived a grace period must not hold the process open.
@@ -122,13 +130,62 @@ async fn run(path: &Path) -> u8 {
         tracing::info!("{name} received");
         crate::shutdown::exit_on_second_signal();
     };
-    match crate::app::run(config, stop).await {
+    match crate::app::run(config, crate::notify::outbox::system_clock(), stop).await {
         Ok(_) => EXIT_OK,
         Err(e) => {
             tracing::error!("{e}");
             eprintln!("upwatch: {e}");
             EXIT_ERROR
         }
+    }
+}
+
+async fn test_alert(path: &Path, names: &[String]) -> u8 {
+    let config = match load(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    telemetry::init(LogFormat::Pretty, Sink::Stderr);
+    if config.channels.is_empty() {
+        eprintln!("upwatch: {} defines no [[channel]]", path.display());
+        return EXIT_ERROR;
+    }
+    for name in names {
+        if !config.channels.iter().any(|c| &*c.name == name.as_str()) {
+            let known: Vec<&str> = config.channels.iter().map(|c| &*c.name).collect();
+            eprintln!(
+                "upwatch: no channel named {name:?} (channels: {})",
+                known.join(", ")
+            );
+            return EXIT_ERROR;
+        }
+    }
+    let notifiers = match crate::notify::Notifier::build_all(&config.channels) {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("upwatch: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    let now = chrono::Utc::now();
+    let mut failed = false;
+    for n in notifiers
+        .iter()
+        .filter(|n| names.is_empty() || names.iter().any(|x| x == n.name()))
+    {
+        let msg = crate::notify::Notification::test_message(&config.daemon.location, now);
+        match n.send(&msg, now).await {
+            Ok(()) => println!("{}: ok", n.name()),
+            Err(e) => {
+                failed = true;
+                println!("{}: {}", n.name(), e);
+            }
+        }
+    }
+    if failed {
+        EXIT_UNHEALTHY
+    } else {
+        EXIT_OK
     }
 }
 

@@ -4,12 +4,15 @@
 //! now; store, metrics and alerts later). The binary (`src/main.rs`) is a thin edge over
 //! [`cli`].
 
+pub mod alert;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod notify;
 pub mod pipeline;
 pub mod probe;
 pub mod schedule;
 pub mod secret;
 pub mod shutdown;
+pub mod store;
 pub mod telemetry;

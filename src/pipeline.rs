@@ -1,18 +1,115 @@
-//! The results task: the single consumer of probe results. Today it logs one line per
-//! probe; the store, metrics and alert engine plug in here so every result takes one path.
+//! The results task: the single consumer of probe results. Each result is logged, then fed
+//! to the alert engine; state changes and the notifications they cause are committed to the
+//! store in one transaction before the channels are woken. Store, metrics and API readers
+//! plug in here too, so every result takes one path.
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use crate::alert::engine::Engine;
+use crate::config::Target;
+use crate::notify::outbox::{Wakers, WallClock};
 use crate::probe::{Health, ProbeResult};
+use crate::store::{OutboxRow, StateChange, Store};
 
-/// Consumes results until every sender is gone, returning how many it handled.
-pub async fn run(mut results: mpsc::Receiver<ProbeResult>) -> u64 {
-    let mut handled = 0;
-    while let Some(r) = results.recv().await {
-        log_result(&r);
-        handled += 1;
+/// Alerting as the pipeline drives it.
+pub struct Alerts {
+    /// The state machines.
+    pub engine: Engine,
+    /// Where state and the outbox live.
+    pub store: Store,
+    /// Wakes channel tasks after a commit.
+    pub wakers: Wakers,
+}
+
+/// The results consumer.
+pub struct Pipeline {
+    targets: HashMap<Arc<str>, Arc<Target>>,
+    alerts: Option<Alerts>,
+    clock: WallClock,
+    /// Changes whose commit failed, retried before the next ones so none is lost.
+    unsaved: (Vec<StateChange>, Vec<OutboxRow>),
+}
+
+impl Pipeline {
+    /// A pipeline for `targets`, alerting when `alerts` is given.
+    pub fn new(targets: &[Arc<Target>], alerts: Option<Alerts>, clock: WallClock) -> Self {
+        Pipeline {
+            targets: targets
+                .iter()
+                .map(|t| (t.name.clone(), t.clone()))
+                .collect(),
+            alerts,
+            clock,
+            unsaved: (Vec::new(), Vec::new()),
+        }
     }
-    handled
+
+    /// Consumes results until every sender is gone; returns how many it handled.
+    pub async fn run(mut self, mut results: mpsc::Receiver<ProbeResult>) -> u64 {
+        let mut handled = 0;
+        while let Some(r) = results.recv().await {
+            self.handle(&r).await;
+            handled += 1;
+        }
+        if !self.unsaved.0.is_empty() || !self.unsaved.1.is_empty() {
+            self.commit().await;
+        }
+        handled
+    }
+
+    /// Logs one result and steps its alerts.
+    pub async fn handle(&mut self, r: &ProbeResult) {
+        log_result(r);
+        let (Some(alerts), Some(target)) = (&mut self.alerts, self.targets.get(&r.target)) else {
+            return;
+        };
+        let now = (self.clock)();
+        let (changes, notes) = alerts.engine.observe(target, r, now);
+        if changes.is_empty() && notes.is_empty() {
+            return;
+        }
+        self.unsaved.0.extend(changes);
+        for (channel, n) in notes {
+            match serde_json::to_string(&n) {
+                Ok(payload) => self.unsaved.1.push(OutboxRow {
+                    id: n.id.clone(),
+                    channel: channel.to_string(),
+                    payload,
+                    created_at: now,
+                    next_attempt_at: now,
+                    attempts: 0,
+                }),
+                Err(e) => {
+                    tracing::error!(target_name = %n.target, "cannot encode a notification: {e}")
+                }
+            }
+        }
+        self.commit().await;
+    }
+
+    async fn commit(&mut self) {
+        let Some(alerts) = &self.alerts else { return };
+        let (changes, rows) = std::mem::take(&mut self.unsaved);
+        let channels: Vec<String> = rows.iter().map(|r| r.channel.clone()).collect();
+        match alerts
+            .store
+            .commit_alerts(changes.clone(), rows.clone(), (self.clock)())
+            .await
+        {
+            Ok(()) => {
+                for c in channels {
+                    alerts.wakers.wake(&c);
+                }
+            }
+            Err(e) => {
+                tracing::error!("cannot record alert state ({e}); keeping {} change(s) and {} notification(s) in memory to retry with the next result", changes.len(), rows.len());
+                self.unsaved = (changes, rows);
+            }
+        }
+    }
 }
 
 /// One structured line per probe: target, health, status, total ms, failures.
@@ -20,13 +117,9 @@ pub fn log_result(r: &ProbeResult) {
     let latency_ms = crate::probe::result::ms(r.total);
     let status = r.status.map(i64::from).unwrap_or(-1);
     match r.health {
-        Health::Up => tracing::info!(
-            target_name = %r.target,
-            health = r.health.as_str(),
-            status,
-            latency_ms,
-            "probe up"
-        ),
+        Health::Up => {
+            tracing::info!(target_name = %r.target, health = r.health.as_str(), status, latency_ms, "probe up")
+        }
         Health::Degraded | Health::Down => tracing::warn!(
             target_name = %r.target,
             health = r.health.as_str(),

@@ -5,6 +5,7 @@
 //! Secrets (header values, `${VAR}` values, `*_file` contents) are wrapped or recorded in a
 //! [`Redactor`] here so nothing downstream can print them by accident.
 
+mod alerting;
 mod env;
 mod error;
 mod fields;
@@ -25,6 +26,10 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
 use url::Url;
 
+pub use alerting::{
+    Alerting, ChannelConfig, ChannelKind, EmailChannel, Maintenance, SlackChannel, SmtpTls,
+    WebhookChannel,
+};
 pub use env::{expand, ExpandError, Expanded};
 pub use error::{ConfigError, Diagnostic};
 
@@ -32,10 +37,17 @@ use crate::schedule::ScheduleSpec;
 use crate::secret::Redactor;
 use error::{suggest, Diagnostics};
 use fields::fields_of;
-use raw::{RawDaemon, RawDefaults, RawTarget, S};
+use raw::{RawAlerting, RawChannel, RawDaemon, RawDefaults, RawMaintenance, RawTarget, S};
 
 /// The top-level keys monitor.toml accepts.
-const TOP_KEYS: &[&str] = &["daemon", "defaults", "target"];
+const TOP_KEYS: &[&str] = &[
+    "daemon",
+    "defaults",
+    "target",
+    "alerting",
+    "channel",
+    "maintenance",
+];
 
 /// A validated configuration.
 #[derive(Debug, Clone)]
@@ -46,6 +58,12 @@ pub struct Config {
     pub daemon: Daemon,
     /// `[[target]]`, in file order.
     pub targets: Vec<Arc<Target>>,
+    /// `[alerting]`.
+    pub alerting: Alerting,
+    /// `[[channel]]`, in file order.
+    pub channels: Vec<Arc<ChannelConfig>>,
+    /// `[[maintenance]]` windows.
+    pub maintenance: Vec<Maintenance>,
     /// Valid but questionable settings, logged at start (e.g. `tls_insecure`).
     pub warnings: Vec<String>,
 }
@@ -139,6 +157,8 @@ pub struct Target {
     pub max_body_size: usize,
     /// Secret values to scrub from anything shown about this target.
     pub redactor: Redactor,
+    /// Alert policy (`[alerting]` with this target's overrides).
+    pub alert: crate::alert::AlertPolicy,
     /// Line of the `[[target]]` header, for messages that refer back to the config.
     pub line: usize,
 }
@@ -160,6 +180,7 @@ impl fmt::Debug for Target {
             .field("ip_version", &self.ip_version)
             .field("reuse_connection", &self.reuse_connection)
             .field("retries", &self.retries)
+            .field("alert", &self.alert)
             .finish_non_exhaustive()
     }
 }
@@ -236,30 +257,18 @@ pub fn parse(path: &Path, text: &str, env: &Env) -> Result<Config, ConfigError> 
     let mut daemon: Option<(RawDaemon, Range<usize>)> = None;
     let mut defaults: Option<(RawDefaults, Range<usize>)> = None;
     let mut targets: Vec<(RawTarget, Range<usize>, String)> = Vec::new();
+    let mut alerting: Option<RawAlerting> = None;
+    let mut channels: Vec<(RawChannel, Range<usize>, String)> = Vec::new();
+    let mut windows: Vec<(RawMaintenance, Range<usize>, String)> = Vec::new();
     for (key, value) in root.into_inner() {
         let span = value.span();
         match key.get_ref().as_ref() {
             "daemon" => daemon = section(&mut d, "daemon", value).map(|r| (r, span)),
             "defaults" => defaults = section(&mut d, "defaults", value).map(|r| (r, span)),
-            "target" => match value.into_inner() {
-                DeValue::Array(items) => {
-                    for (i, item) in items.into_iter().enumerate() {
-                        let item_span = item.span();
-                        let ctx = target_context(&item, i);
-                        if let Some(t) = section::<RawTarget>(&mut d, &ctx, item) {
-                            targets.push((t, item_span, ctx));
-                        }
-                    }
-                }
-                other => d.push(
-                    span,
-                    "target",
-                    format!(
-                        "expected [[target]] tables (an array), found {}",
-                        other.type_str()
-                    ),
-                ),
-            },
+            "alerting" => alerting = section(&mut d, "alerting", value),
+            "target" => targets = array_section(&mut d, "target", value),
+            "channel" => channels = array_section(&mut d, "channel", value),
+            "maintenance" => windows = array_section(&mut d, "maintenance", value),
             other => d.push(key.span(), "", unknown_key_message(other, TOP_KEYS)),
         }
     }
@@ -276,10 +285,41 @@ pub fn parse(path: &Path, text: &str, env: &Env) -> Result<Config, ConfigError> 
     let defaults = v.defaults(&raw_defaults);
 
     let mut warnings = Vec::new();
+    let mut built_channels: Vec<Arc<ChannelConfig>> = Vec::new();
+    for (raw, span, ctx) in &channels {
+        if let Some(c) = v.channel(raw, span.clone(), ctx, &mut warnings) {
+            if built_channels.iter().any(|b| b.name == c.name) {
+                let at = raw.name.as_ref().map(|n| n.span()).unwrap_or(span.clone());
+                v.d.push(at, ctx, format!("duplicate channel name {:?}", &*c.name));
+            } else {
+                built_channels.push(Arc::new(c));
+            }
+        }
+    }
+    // Channel names as written, so a reference to a channel with another error is not
+    // reported twice.
+    let channel_names: Vec<Arc<str>> = channels
+        .iter()
+        .filter_map(|(r, _, _)| r.name.as_ref().map(|n| Arc::from(n.get_ref().as_str())))
+        .collect();
+    let raw_alerting = alerting.unwrap_or_default();
+    let mut alerting = v.alerting(&raw_alerting);
+    alerting.policy.channels = v
+        .channel_refs("alerting", &raw_alerting.channels, &channel_names)
+        .unwrap_or_default();
+
     let mut seen = HashSet::new();
     let mut built = Vec::new();
     for (raw, span, ctx) in &targets {
-        if let Some(t) = v.target(raw, span.clone(), ctx, &defaults, &mut warnings) {
+        let policy = v.target_policy(
+            ctx,
+            raw,
+            &alerting.policy,
+            &alerting.policy.channels,
+            &channel_names,
+        );
+        if let Some(mut t) = v.target(raw, span.clone(), ctx, &defaults, &mut warnings) {
+            t.alert = policy;
             if !seen.insert(t.name.clone()) {
                 let at = raw.name.as_ref().map(|n| n.span()).unwrap_or(span.clone());
                 v.d.push(at, ctx, format!("duplicate target name {:?}", &*t.name));
@@ -295,27 +335,68 @@ pub fn parse(path: &Path, text: &str, env: &Env) -> Result<Config, ConfigError> 
             "no [[target]] defined: add at least one, e.g.\n  [[target]]\n  name = \"api\"\n  url = \"https://example.com/health\"",
         );
     }
+    let mut maintenance = Vec::new();
+    for (raw, span, ctx) in &windows {
+        if let Some(m) = v.maintenance(raw, span.clone(), ctx, &seen) {
+            maintenance.push(m);
+        }
+    }
     if !v.d.is_empty() {
         return Err(ConfigError::Invalid(v.d.into_sorted()));
     }
+    // Routing by channel name from here on: only channels that validated are referenced.
     Ok(Config {
         path: path.to_path_buf(),
         daemon: daemon.expect("daemon is built whenever there are no diagnostics"),
         targets: built,
+        alerting,
+        channels: built_channels,
+        maintenance,
         warnings,
     })
 }
 
+/// Each table of an array of tables (`[[kind]]`), with its span and context.
+fn array_section<T: DeserializeOwned>(
+    d: &mut Diagnostics<'_>,
+    kind: &str,
+    value: Spanned<DeValue<'_>>,
+) -> Vec<(T, Range<usize>, String)> {
+    let span = value.span();
+    match value.into_inner() {
+        DeValue::Array(items) => items
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, item)| {
+                let item_span = item.span();
+                let ctx = item_context(kind, &item, i);
+                section::<T>(d, &ctx, item).map(|t| (t, item_span, ctx))
+            })
+            .collect(),
+        other => {
+            d.push(
+                span,
+                kind,
+                format!(
+                    "expected [[{kind}]] tables (an array), found {}",
+                    other.type_str()
+                ),
+            );
+            Vec::new()
+        }
+    }
+}
+
 /// `target "name"` when the table has a string name, else `target #N` (1-based).
-fn target_context(item: &Spanned<DeValue<'_>>, index: usize) -> String {
+fn item_context(kind: &str, item: &Spanned<DeValue<'_>>, index: usize) -> String {
     let name = item.get_ref().as_table().and_then(|t| {
         t.iter()
             .find(|(k, _)| k.get_ref().as_ref() == "name")
             .and_then(|(_, v)| v.get_ref().as_str().map(str::to_string))
     });
     match name {
-        Some(n) => format!("target {n:?}"),
-        None => format!("target #{}", index + 1),
+        Some(n) => format!("{kind} {n:?}"),
+        None => format!("{kind} #{}", index + 1),
     }
 }
 
@@ -1030,6 +1111,7 @@ impl Validator<'_> {
             retry_delay: retry_delay?,
             max_body_size: max_body_size?,
             redactor,
+            alert: crate::alert::AlertPolicy::default(),
             line,
         })
     }
@@ -1071,6 +1153,9 @@ pub fn known_keys() -> Vec<(&'static str, &'static [&'static str])> {
         ("daemon", fields_of::<RawDaemon>()),
         ("defaults", fields_of::<RawDefaults>()),
         ("target", fields_of::<RawTarget>()),
+        ("alerting", fields_of::<RawAlerting>()),
+        ("channel", fields_of::<RawChannel>()),
+        ("maintenance", fields_of::<RawMaintenance>()),
     ]
 }
 

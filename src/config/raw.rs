@@ -62,4 +62,60 @@ pub(crate) struct RawTarget {
     pub retries: S<i64>,
     pub retry_delay: S<String>,
     pub max_body_size: S<String>,
+    pub channels: S<Vec<Spanned<String>>>,
+    pub failure_threshold: S<i64>,
+    pub success_threshold: S<i64>,
+    pub repeat_interval: S<String>,
+    pub send_resolved: S<bool>,
+    pub severity_overrides: S<BTreeMap<String, Spanned<String>>>,
+}
+
+/// `[alerting]`: default alert policy and delivery settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAlerting {
+    pub failure_threshold: S<i64>,
+    pub success_threshold: S<i64>,
+    pub repeat_interval: S<String>,
+    pub send_resolved: S<bool>,
+    pub channels: S<Vec<Spanned<String>>>,
+    pub delivery_max_age: S<String>,
+}
+
+/// `[[channel]]`: one notification channel; which keys apply depends on `type`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawChannel {
+    pub name: S<String>,
+    #[serde(rename = "type")]
+    pub kind: S<String>,
+    pub timeout: S<String>,
+    // email
+    pub host: S<String>,
+    pub port: S<i64>,
+    pub tls: S<String>,
+    pub username: S<String>,
+    pub password: S<String>,
+    pub password_file: S<String>,
+    pub from: S<String>,
+    pub to: S<Vec<Spanned<String>>>,
+    pub tls_ca_file: S<String>,
+    // slack, webhook
+    pub url: S<String>,
+    pub url_file: S<String>,
+    // webhook
+    pub headers: S<BTreeMap<String, Spanned<String>>>,
+    pub secret: S<String>,
+    pub secret_file: S<String>,
+}
+
+/// `[[maintenance]]`: a recurring window in which alerts are held.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMaintenance {
+    pub name: S<String>,
+    pub schedule: S<String>,
+    pub duration: S<String>,
+    pub timezone: S<String>,
+    pub targets: S<Vec<Spanned<String>>>,
 }

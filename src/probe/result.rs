@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 /// Overall verdict of one probe.
@@ -38,7 +38,7 @@ impl Health {
 }
 
 /// The typed reasons a probe can fail. Names are part of the JSON contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureKind {
     /// Name resolution failed or returned no usable address.
@@ -72,6 +72,29 @@ pub enum FailureKind {
 }
 
 impl FailureKind {
+    /// Every kind, in documentation order.
+    pub const ALL: [FailureKind; 14] = [
+        FailureKind::Dns,
+        FailureKind::ConnectRefused,
+        FailureKind::ConnectTimeout,
+        FailureKind::TlsExpired,
+        FailureKind::TlsNotYetValid,
+        FailureKind::TlsUnknownIssuer,
+        FailureKind::TlsHostnameMismatch,
+        FailureKind::TlsHandshake,
+        FailureKind::Timeout,
+        FailureKind::HttpStatus,
+        FailureKind::TooSlow,
+        FailureKind::TlsExpiring,
+        FailureKind::BodyMismatch,
+        FailureKind::Io,
+    ];
+
+    /// The kind with this JSON name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
     /// The JSON / log name of the kind.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -113,7 +136,7 @@ impl FailureKind {
 }
 
 /// The phases of one request, in the order they happen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     /// Host name resolution.
@@ -142,14 +165,14 @@ impl Phase {
 }
 
 /// One failed condition, with a human-readable detail naming the measured value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failure {
     /// What failed.
     pub kind: FailureKind,
     /// The measured value and expectation, e.g. `HTTP 503, expected 200`.
     pub detail: String,
     /// The phase the failure happened in, when it is tied to one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<Phase>,
 }
 
@@ -402,6 +425,14 @@ mod tests {
             Health::Degraded
         );
         assert_eq!(ProbeResult::health_of(&[slow, status]), Health::Down);
+    }
+
+    #[test]
+    fn kinds_round_trip_by_name() {
+        for k in FailureKind::ALL {
+            assert_eq!(FailureKind::from_name(k.as_str()), Some(k));
+        }
+        assert_eq!(FailureKind::from_name("nope"), None);
     }
 
     #[test]

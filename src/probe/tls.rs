@@ -80,6 +80,12 @@ fn system_roots() -> &'static (Vec<CertificateDer<'static>>, Option<String>) {
     })
 }
 
+/// The system's trusted root certificates (loaded once), for other TLS clients (SMTP) that
+/// must trust exactly what the probe trusts.
+pub fn system_root_ders() -> &'static [CertificateDer<'static>] {
+    &system_roots().0
+}
+
 /// Shared client configs, one per distinct [`TlsOptions`].
 #[derive(Debug, Default, Clone)]
 pub struct TlsConfigs {

@@ -1,0 +1,736 @@
+//! Validation of `[alerting]`, `[[channel]]`, `[[maintenance]]` and a target's alert keys.
+
+use std::collections::{BTreeMap, HashSet};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::header::{HeaderName, HeaderValue};
+use http::HeaderMap;
+use toml::Spanned;
+use url::Url;
+
+use super::raw::{RawAlerting, RawChannel, RawMaintenance, RawTarget, S};
+use super::{valid_name, Validator};
+use crate::alert::{AlertPolicy, Severity};
+use crate::probe::FailureKind;
+use crate::secret::{Redactor, Secret};
+
+/// `[alerting]` after validation.
+#[derive(Debug, Clone)]
+pub struct Alerting {
+    /// Policy every target starts from.
+    pub policy: AlertPolicy,
+    /// How long a notification is retried before it is marked dead.
+    pub delivery_max_age: Duration,
+}
+
+/// A validated `[[channel]]`.
+#[derive(Debug, Clone)]
+pub struct ChannelConfig {
+    /// Unique name that targets route to.
+    pub name: Arc<str>,
+    /// Limit for one delivery attempt.
+    pub timeout: Duration,
+    /// Type-specific settings.
+    pub kind: ChannelKind,
+}
+
+/// The channel types.
+#[derive(Debug, Clone)]
+pub enum ChannelKind {
+    /// SMTP email.
+    Email(EmailChannel),
+    /// Slack incoming webhook.
+    Slack(SlackChannel),
+    /// Generic JSON webhook.
+    Webhook(WebhookChannel),
+}
+
+impl ChannelKind {
+    /// The `type` name.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ChannelKind::Email(_) => "email",
+            ChannelKind::Slack(_) => "slack",
+            ChannelKind::Webhook(_) => "webhook",
+        }
+    }
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS (required).
+    Starttls,
+    /// TLS from the first byte (SMTPS, usually port 465).
+    Implicit,
+    /// No TLS (loopback relays only; credentials would travel in clear).
+    None,
+}
+
+/// `type = "email"`.
+#[derive(Debug, Clone)]
+pub struct EmailChannel {
+    /// SMTP server host.
+    pub host: String,
+    /// SMTP port.
+    pub port: u16,
+    /// TLS mode.
+    pub tls: SmtpTls,
+    /// Login, if the server needs one.
+    pub username: Option<String>,
+    /// Password for `username`.
+    pub password: Option<Secret>,
+    /// Sender mailbox.
+    pub from: String,
+    /// Recipient mailboxes.
+    pub to: Vec<String>,
+    /// Extra CA for a private SMTP server.
+    pub tls_ca_file: Option<PathBuf>,
+}
+
+/// `type = "slack"`.
+#[derive(Debug, Clone)]
+pub struct SlackChannel {
+    /// The incoming-webhook URL (a credential).
+    pub url: Secret,
+}
+
+/// `type = "webhook"`.
+#[derive(Debug, Clone)]
+pub struct WebhookChannel {
+    /// Where to POST (may hold a token).
+    pub url: Secret,
+    /// The URL as it may be shown.
+    pub display_url: String,
+    /// Extra request headers (values are sensitive).
+    pub headers: HeaderMap,
+    /// HMAC-SHA256 signing secret.
+    pub secret: Option<Secret>,
+}
+
+/// A validated `[[maintenance]]` window.
+#[derive(Debug, Clone)]
+pub struct Maintenance {
+    /// Label for logs.
+    pub name: String,
+    /// When windows start (in `timezone`).
+    pub schedule: cron::Schedule,
+    /// How long each window lasts.
+    pub duration: Duration,
+    /// Time zone the schedule is read in.
+    pub timezone: chrono_tz::Tz,
+    /// Targets it covers (empty: all).
+    pub targets: Vec<Arc<str>>,
+}
+
+impl Maintenance {
+    /// Whether a window covering `target` is open at `now`.
+    pub fn active(&self, target: &str, now: chrono::DateTime<chrono::Utc>) -> bool {
+        if !self.targets.is_empty() && !self.targets.iter().any(|t| &**t == target) {
+            return false;
+        }
+        let Ok(d) = chrono::Duration::from_std(self.duration) else {
+            return false;
+        };
+        // A window that started at s is open while s <= now < s + duration: look for the
+        // first start after now - duration.
+        let from = (now - d).with_timezone(&self.timezone);
+        self.schedule
+            .after(&from)
+            .next()
+            .is_some_and(|start| start.with_timezone(&chrono::Utc) <= now)
+    }
+}
+
+const CHANNEL_TYPES: &[&str] = &["email", "slack", "webhook"];
+
+impl Validator<'_> {
+    pub(super) fn alerting(&mut self, r: &RawAlerting) -> Alerting {
+        let ctx = "alerting";
+        let base = AlertPolicy::default();
+        let policy = AlertPolicy {
+            failure_threshold: self
+                .int_in(ctx, "failure_threshold", &r.failure_threshold, 1..1001)
+                .flatten()
+                .map_or(base.failure_threshold, |n| n as u32),
+            success_threshold: self
+                .int_in(ctx, "success_threshold", &r.success_threshold, 1..1001)
+                .flatten()
+                .map_or(base.success_threshold, |n| n as u32),
+            repeat_interval: match self
+                .duration(ctx, "repeat_interval", &r.repeat_interval, true)
+                .flatten()
+            {
+                Some(d) if d.is_zero() => None,
+                Some(d) => Some(d),
+                None => base.repeat_interval,
+            },
+            send_resolved: r
+                .send_resolved
+                .as_ref()
+                .map_or(base.send_resolved, |b| *b.get_ref()),
+            channels: Vec::new(),
+            severity_overrides: BTreeMap::new(),
+        };
+        let delivery_max_age = self
+            .duration(ctx, "delivery_max_age", &r.delivery_max_age, false)
+            .flatten()
+            .unwrap_or(Duration::from_secs(24 * 3600));
+        Alerting {
+            policy,
+            delivery_max_age,
+        }
+    }
+
+    /// Channel names listed under `key`, each checked against the defined channels.
+    pub(super) fn channel_refs(
+        &mut self,
+        ctx: &str,
+        v: &S<Vec<Spanned<String>>>,
+        known: &[Arc<str>],
+    ) -> Option<Vec<Arc<str>>> {
+        let v = v.as_ref()?;
+        let names: Vec<&str> = known.iter().map(|n| &**n).collect();
+        let mut out = Vec::new();
+        for item in v.get_ref() {
+            match known.iter().find(|k| ***k == **item.get_ref()) {
+                Some(k) => out.push(k.clone()),
+                None => {
+                    let hint = match super::error::suggest(item.get_ref(), &names) {
+                        Some(s) => format!(" (did you mean {s:?}?)"),
+                        None if names.is_empty() => " (no [[channel]] is defined)".to_string(),
+                        None => format!(" (channels: {})", names.join(", ")),
+                    };
+                    self.d.push(
+                        item.span(),
+                        ctx,
+                        format!("channels: no channel named {:?}{hint}", item.get_ref()),
+                    );
+                }
+            }
+        }
+        Some(out)
+    }
+
+    /// A target's alert policy: `[alerting]` with the target's own keys on top.
+    pub(super) fn target_policy(
+        &mut self,
+        ctx: &str,
+        r: &RawTarget,
+        base: &AlertPolicy,
+        default_channels: &[Arc<str>],
+        known: &[Arc<str>],
+    ) -> AlertPolicy {
+        let mut p = base.clone();
+        p.channels = default_channels.to_vec();
+        if let Some(n) = self
+            .int_in(ctx, "failure_threshold", &r.failure_threshold, 1..1001)
+            .flatten()
+        {
+            p.failure_threshold = n as u32;
+        }
+        if let Some(n) = self
+            .int_in(ctx, "success_threshold", &r.success_threshold, 1..1001)
+            .flatten()
+        {
+            p.success_threshold = n as u32;
+        }
+        if let Some(d) = self
+            .duration(ctx, "repeat_interval", &r.repeat_interval, true)
+            .flatten()
+        {
+            p.repeat_interval = (!d.is_zero()).then_some(d);
+        }
+        if let Some(b) = &r.send_resolved {
+            p.send_resolved = *b.get_ref();
+        }
+        if let Some(ch) = self.channel_refs(ctx, &r.channels, known) {
+            p.channels = ch;
+        }
+        if let Some(o) = &r.severity_overrides {
+            let kinds: Vec<&str> = FailureKind::ALL.iter().map(|k| k.as_str()).collect();
+            for (kind, sev) in o.get_ref() {
+                let Some(k) = FailureKind::from_name(kind) else {
+                    let hint = super::error::suggest(kind, &kinds)
+                        .map(|s| format!(" (did you mean {s:?}?)"))
+                        .unwrap_or_default();
+                    self.d.push(
+                        sev.span(),
+                        ctx,
+                        format!("severity_overrides: unknown failure kind {kind:?}{hint}"),
+                    );
+                    continue;
+                };
+                match sev.get_ref().as_str() {
+                    "none" => {
+                        p.severity_overrides.insert(k, None);
+                    }
+                    s => match Severity::from_name(s) {
+                        Some(s) => {
+                            p.severity_overrides.insert(k, Some(s));
+                        }
+                        None => self.d.push(sev.span(), ctx, format!("severity_overrides.{kind}: {s:?} is not one of critical | warning | none")),
+                    },
+                }
+            }
+        }
+        p
+    }
+
+    pub(super) fn channel(
+        &mut self,
+        r: &RawChannel,
+        span: Range<usize>,
+        ctx: &str,
+        warnings: &mut Vec<String>,
+    ) -> Option<ChannelConfig> {
+        let mut redactor = Redactor::default();
+        let name = match &r.name {
+            Some(n) => self.string(ctx, "name", n, None).and_then(|s| {
+                if valid_name(&s) {
+                    Some(s)
+                } else {
+                    self.d.push(
+                        n.span(),
+                        ctx,
+                        format!("name: {s:?} must be 1-64 characters of a-z, 0-9, _ and -"),
+                    );
+                    None
+                }
+            }),
+            None => {
+                self.d.push(
+                    span.clone(),
+                    ctx,
+                    "missing key \"name\", e.g. name = \"team-slack\"",
+                );
+                None
+            }
+        };
+        let Some(kind_v) = &r.kind else {
+            self.d.push(
+                span,
+                ctx,
+                "missing key \"type\": one of email | slack | webhook",
+            );
+            return None;
+        };
+        let kind_name = self.string(ctx, "type", kind_v, None)?;
+        if !CHANNEL_TYPES.contains(&kind_name.as_str()) {
+            let hint = super::error::suggest(&kind_name, CHANNEL_TYPES)
+                .map(|s| format!(" (did you mean {s:?}?)"))
+                .unwrap_or_default();
+            self.d.push(
+                kind_v.span(),
+                ctx,
+                format!("type: {kind_name:?} is not one of email | slack | webhook{hint}"),
+            );
+            return None;
+        }
+        // Keys that belong to another type are mistakes worth pointing at.
+        let applies: &[&str] = match kind_name.as_str() {
+            "email" => &[
+                "host",
+                "port",
+                "tls",
+                "username",
+                "password",
+                "password_file",
+                "from",
+                "to",
+                "tls_ca_file",
+            ],
+            "slack" => &["url", "url_file"],
+            _ => &["url", "url_file", "headers", "secret", "secret_file"],
+        };
+        let present: [(&str, Option<Range<usize>>); 14] = [
+            ("host", r.host.as_ref().map(|v| v.span())),
+            ("port", r.port.as_ref().map(|v| v.span())),
+            ("tls", r.tls.as_ref().map(|v| v.span())),
+            ("username", r.username.as_ref().map(|v| v.span())),
+            ("password", r.password.as_ref().map(|v| v.span())),
+            ("password_file", r.password_file.as_ref().map(|v| v.span())),
+            ("from", r.from.as_ref().map(|v| v.span())),
+            ("to", r.to.as_ref().map(|v| v.span())),
+            ("tls_ca_file", r.tls_ca_file.as_ref().map(|v| v.span())),
+            ("url", r.url.as_ref().map(|v| v.span())),
+            ("url_file", r.url_file.as_ref().map(|v| v.span())),
+            ("headers", r.headers.as_ref().map(|v| v.span())),
+            ("secret", r.secret.as_ref().map(|v| v.span())),
+            ("secret_file", r.secret_file.as_ref().map(|v| v.span())),
+        ];
+        let mut misplaced = false;
+        for (key, at) in present {
+            if let (Some(at), false) = (at, applies.contains(&key)) {
+                self.d.push(
+                    at,
+                    ctx,
+                    format!("{key}: does not apply to a {kind_name} channel"),
+                );
+                misplaced = true;
+            }
+        }
+        let timeout = self
+            .duration(ctx, "timeout", &r.timeout, false)
+            .map(|d| d.unwrap_or(Duration::from_secs(10)));
+        let kind = match kind_name.as_str() {
+            "email" => self
+                .email(r, span.clone(), ctx, &mut redactor)
+                .map(ChannelKind::Email),
+            "slack" => {
+                let url = self.secret_pair(
+                    ctx,
+                    "url",
+                    &r.url,
+                    &r.url_file,
+                    &mut redactor,
+                    span.clone(),
+                    true,
+                )?;
+                let parsed = Url::parse(url.expose())
+                    .map_err(|e| {
+                        self.d.push(
+                            r.url
+                                .as_ref()
+                                .or(r.url_file.as_ref())
+                                .map_or(span.clone(), |s| s.span()),
+                            ctx,
+                            format!("url: not a valid URL ({e})"),
+                        )
+                    })
+                    .ok()?;
+                let loopback = parsed.host_str().is_some_and(is_loopback);
+                if parsed.scheme() != "https" {
+                    if loopback {
+                        warnings.push(format!("{ctx}: Slack webhook over plain http (allowed only because the host is loopback)"));
+                    } else {
+                        self.d.push(r.url.as_ref().or(r.url_file.as_ref()).map_or(span.clone(), |s| s.span()), ctx, "url: a Slack webhook URL must be https (plain http only for loopback hosts)");
+                        return None;
+                    }
+                }
+                Some(ChannelKind::Slack(SlackChannel { url }))
+            }
+            _ => {
+                let url = self.secret_pair(
+                    ctx,
+                    "url",
+                    &r.url,
+                    &r.url_file,
+                    &mut redactor,
+                    span.clone(),
+                    true,
+                )?;
+                let at = r
+                    .url
+                    .as_ref()
+                    .or(r.url_file.as_ref())
+                    .map_or(span.clone(), |s| s.span());
+                let parsed = match Url::parse(url.expose()) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") => u,
+                    _ => {
+                        self.d
+                            .push(at, ctx, "url: must be an http:// or https:// URL");
+                        return None;
+                    }
+                };
+                let mut headers = HeaderMap::new();
+                for (k, v) in r
+                    .headers
+                    .as_ref()
+                    .map(|h| h.get_ref().iter().collect::<Vec<_>>())
+                    .unwrap_or_default()
+                {
+                    let value =
+                        self.string(ctx, &format!("headers.{k}"), v, Some(&mut redactor))?;
+                    match (
+                        HeaderName::from_bytes(k.as_bytes()),
+                        HeaderValue::from_str(&value),
+                    ) {
+                        (Ok(n), Ok(mut hv)) => {
+                            hv.set_sensitive(true);
+                            headers.insert(n, hv);
+                        }
+                        _ => self
+                            .d
+                            .push(v.span(), ctx, format!("headers.{k}: not a valid header")),
+                    }
+                }
+                let secret = self.secret_pair(
+                    ctx,
+                    "secret",
+                    &r.secret,
+                    &r.secret_file,
+                    &mut redactor,
+                    span.clone(),
+                    false,
+                );
+                Some(ChannelKind::Webhook(WebhookChannel {
+                    display_url: redactor.display_url(&parsed),
+                    url,
+                    headers,
+                    secret: secret.filter(|s| !s.is_empty()),
+                }))
+            }
+        };
+        if misplaced {
+            return None;
+        }
+        Some(ChannelConfig {
+            name: Arc::from(name?.as_str()),
+            timeout: timeout?,
+            kind: kind?,
+        })
+    }
+
+    /// `key` or `key_file`, exactly one (or neither when `!required`).
+    #[allow(clippy::too_many_arguments)]
+    fn secret_pair(
+        &mut self,
+        ctx: &str,
+        key: &str,
+        v: &S<String>,
+        file: &S<String>,
+        redactor: &mut Redactor,
+        span: Range<usize>,
+        required: bool,
+    ) -> Option<Secret> {
+        match (v, file) {
+            (Some(_), Some(f)) => {
+                self.d
+                    .push(f.span(), ctx, format!("set {key} or {key}_file, not both"));
+                None
+            }
+            (Some(v), None) => self.string(ctx, key, v, Some(redactor)).map(|s| {
+                redactor.add(s.clone());
+                Secret::new(s)
+            }),
+            (None, Some(f)) => self
+                .secret_file(ctx, &format!("{key}_file"), f, redactor)
+                .map(Secret::new),
+            (None, None) if required => {
+                self.d
+                    .push(span, ctx, format!("missing key {key:?} (or {key}_file)"));
+                None
+            }
+            (None, None) => None,
+        }
+    }
+
+    fn email(
+        &mut self,
+        r: &RawChannel,
+        span: Range<usize>,
+        ctx: &str,
+        redactor: &mut Redactor,
+    ) -> Option<EmailChannel> {
+        let host = match &r.host {
+            Some(h) => self.string(ctx, "host", h, None),
+            None => {
+                self.d.push(
+                    span.clone(),
+                    ctx,
+                    "missing key \"host\", e.g. host = \"smtp.example.com\"",
+                );
+                None
+            }
+        };
+        let tls = self
+            .choice(
+                ctx,
+                "tls",
+                &r.tls,
+                &[
+                    ("starttls", SmtpTls::Starttls),
+                    ("implicit", SmtpTls::Implicit),
+                    ("none", SmtpTls::None),
+                ],
+            )
+            .map(|t| t.unwrap_or(SmtpTls::Starttls));
+        let port = self.int_in(ctx, "port", &r.port, 1..65536).map(|p| {
+            p.map(|p| p as u16).unwrap_or(match tls {
+                Some(SmtpTls::Implicit) => 465,
+                Some(SmtpTls::None) => 25,
+                _ => 587,
+            })
+        });
+        let username = match &r.username {
+            Some(u) => self.string(ctx, "username", u, None).map(Some),
+            None => Some(None),
+        };
+        let password = match (&r.password, &r.password_file) {
+            (None, None) => Some(None),
+            _ => self
+                .secret_pair(
+                    ctx,
+                    "password",
+                    &r.password,
+                    &r.password_file,
+                    redactor,
+                    span.clone(),
+                    false,
+                )
+                .map(Some),
+        };
+        let mailbox = |v: &mut Self, key: &str, s: &Spanned<String>| -> Option<String> {
+            let text = v.string(ctx, key, s, None)?;
+            match text.parse::<lettre::message::Mailbox>() {
+                Ok(_) => Some(text),
+                Err(e) => {
+                    v.d.push(
+                        s.span(),
+                        ctx,
+                        format!("{key}: {text:?} is not an email address ({e})"),
+                    );
+                    None
+                }
+            }
+        };
+        let from = match &r.from {
+            Some(f) => mailbox(self, "from", f),
+            None => {
+                self.d.push(
+                    span.clone(),
+                    ctx,
+                    "missing key \"from\", e.g. from = \"upwatch <upwatch@example.com>\"",
+                );
+                None
+            }
+        };
+        let to = match &r.to {
+            Some(list) if !list.get_ref().is_empty() => {
+                let all: Vec<Option<String>> = list
+                    .get_ref()
+                    .iter()
+                    .map(|s| mailbox(self, "to", s))
+                    .collect();
+                all.into_iter().collect::<Option<Vec<_>>>()
+            }
+            Some(list) => {
+                self.d
+                    .push(list.span(), ctx, "to: list at least one recipient");
+                None
+            }
+            None => {
+                self.d.push(
+                    span,
+                    ctx,
+                    "missing key \"to\", e.g. to = [\"oncall@example.com\"]",
+                );
+                None
+            }
+        };
+        let tls_ca_file = match &r.tls_ca_file {
+            Some(f) => self.string(ctx, "tls_ca_file", f, None).and_then(|name| {
+                let path = if Path::new(&name).is_absolute() {
+                    PathBuf::from(&name)
+                } else {
+                    self.config_dir.join(&name)
+                };
+                crate::probe::tls::load_ca_file(&path)
+                    .map(|_| Some(path))
+                    .map_err(|e| self.d.push(f.span(), ctx, format!("tls_ca_file: {e}")))
+                    .ok()
+            }),
+            None => Some(None),
+        };
+        Some(EmailChannel {
+            host: host?,
+            port: port?,
+            tls: tls?,
+            username: username?,
+            password: password?,
+            from: from?,
+            to: to?,
+            tls_ca_file: tls_ca_file?,
+        })
+    }
+
+    pub(super) fn maintenance(
+        &mut self,
+        r: &RawMaintenance,
+        span: Range<usize>,
+        ctx: &str,
+        targets: &HashSet<Arc<str>>,
+    ) -> Option<Maintenance> {
+        let schedule = match &r.schedule {
+            Some(s) => self.string(ctx, "schedule", s, None).and_then(|text| {
+                match crate::schedule::ScheduleSpec::cron(text.trim()) {
+                    Ok(crate::schedule::ScheduleSpec::Cron(c)) => Some(c.schedule),
+                    Ok(_) => None,
+                    Err(e) => {
+                        self.d.push(s.span(), ctx, format!("schedule: {e}"));
+                        None
+                    }
+                }
+            }),
+            None => {
+                self.d.push(
+                    span.clone(),
+                    ctx,
+                    "missing key \"schedule\", e.g. schedule = \"0 0 2 * * Sun\"",
+                );
+                None
+            }
+        };
+        let duration = match self.duration(ctx, "duration", &r.duration, false) {
+            Some(Some(d)) => Some(d),
+            Some(None) => {
+                self.d.push(
+                    span,
+                    ctx,
+                    "missing key \"duration\", e.g. duration = \"1h\"",
+                );
+                None
+            }
+            None => None,
+        };
+        let timezone = match &r.timezone {
+            Some(tz) => self.string(ctx, "timezone", tz, None).and_then(|name| {
+                name.parse::<chrono_tz::Tz>().map_err(|_| self.d.push(tz.span(), ctx, format!("timezone: {name:?} is not an IANA time zone, e.g. \"Europe/Paris\" or \"UTC\""))).ok()
+            }),
+            None => Some(chrono_tz::UTC),
+        };
+        let mut covered = Vec::new();
+        for t in r
+            .targets
+            .as_ref()
+            .map(|t| t.get_ref().as_slice())
+            .unwrap_or_default()
+        {
+            match targets.get(t.get_ref().as_str()) {
+                Some(name) => covered.push(name.clone()),
+                None => self.d.push(
+                    t.span(),
+                    ctx,
+                    format!("targets: no target named {:?}", t.get_ref()),
+                ),
+            }
+        }
+        let name = r
+            .name
+            .as_ref()
+            .map(|n| n.get_ref().clone())
+            .unwrap_or_else(|| ctx.to_string());
+        Some(Maintenance {
+            name,
+            schedule: schedule?,
+            duration: duration?,
+            timezone: timezone?,
+            targets: covered,
+        })
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}

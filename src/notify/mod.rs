@@ -1,0 +1,404 @@
+//! Notification channels: one file per channel type behind [`Notifier`], each with a pure
+//! payload builder (tested for exact output) separate from `send`, plus the durable outbox
+//! dispatcher ([`outbox`]). Errors say whether a retry can help.
+
+pub mod email;
+pub mod outbox;
+pub mod slack;
+pub mod webhook;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::alert::{Severity, TransitionKind};
+use crate::config::{ChannelConfig, ChannelKind, TlsOptions};
+use crate::probe::Failure;
+
+/// One notification for one channel, as queued in the outbox (JSON) and delivered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    /// Stable across retries: receivers dedup on it.
+    pub id: String,
+    /// Firing, reminder or resolved.
+    pub kind: TransitionKind,
+    /// Severity of the alert.
+    pub severity: Severity,
+    /// Target name.
+    pub target: String,
+    /// Target URL, as it may be shown.
+    pub url: String,
+    /// The failing conditions with their measured values.
+    pub conditions: Vec<Failure>,
+    /// First failing probe of the episode.
+    pub started_at: DateTime<Utc>,
+    /// Recovery time (resolved only).
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// `daemon.location` of the instance that saw it.
+    pub location: String,
+    /// The probe result that caused it, in `check --format json` form.
+    pub last_result: serde_json::Value,
+    /// A `test-alert` message, not a real alert.
+    #[serde(default)]
+    pub test: bool,
+}
+
+impl Notification {
+    /// `firing` (also for reminders) or `resolved`.
+    pub fn status(&self) -> &'static str {
+        match self.kind {
+            TransitionKind::Firing | TransitionKind::Reminder => "firing",
+            TransitionKind::Resolved => "resolved",
+        }
+    }
+
+    /// The conditions in one line: `HTTP 503, expected 200; latency 4.213 s > 3.000 s`.
+    pub fn summary(&self) -> String {
+        if self.conditions.is_empty() {
+            return "no conditions recorded".to_string();
+        }
+        self.conditions
+            .iter()
+            .map(|c| c.detail.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// How long the episode lasted (resolved) or has lasted so far, e.g. `12m`, `1h 3m`.
+    pub fn duration_text(&self, now: DateTime<Utc>) -> String {
+        let end = self.resolved_at.unwrap_or(now);
+        human_duration((end - self.started_at).to_std().unwrap_or_default())
+    }
+
+    /// Email subject / chat headline, e.g. `[FIRING] mistral-models: HTTP 503 (critical)`.
+    pub fn subject(&self) -> String {
+        let test = if self.test { "[TEST] " } else { "" };
+        match self.kind {
+            TransitionKind::Firing => format!(
+                "{test}[FIRING] {}: {} ({})",
+                self.target,
+                self.headline(),
+                self.severity.as_str()
+            ),
+            TransitionKind::Reminder => format!(
+                "{test}[FIRING] {}: {} ({}, still failing)",
+                self.target,
+                self.headline(),
+                self.severity.as_str()
+            ),
+            TransitionKind::Resolved => format!(
+                "{test}[RESOLVED] {} after {}",
+                self.target,
+                self.duration_text(self.started_at)
+            ),
+        }
+    }
+
+    /// The first condition, short: what a pager shows.
+    fn headline(&self) -> String {
+        let first = self
+            .conditions
+            .first()
+            .map(|c| c.detail.as_str())
+            .unwrap_or("failing");
+        let short = first.split(", expected").next().unwrap_or(first);
+        match self.conditions.len() {
+            0 | 1 => short.to_string(),
+            n => format!("{short} (+{} more)", n - 1),
+        }
+    }
+
+    /// A clearly labelled test notification for `test-alert`.
+    pub fn test_message(location: &str, now: DateTime<Utc>) -> Self {
+        Notification {
+            id: new_id(),
+            kind: TransitionKind::Firing,
+            severity: Severity::Warning,
+            target: "upwatch-test".to_string(),
+            url: "https://example.invalid/upwatch-test".to_string(),
+            conditions: vec![Failure::new(
+                crate::probe::FailureKind::HttpStatus,
+                "this is a test notification from upwatch test-alert; no action needed",
+            )],
+            started_at: now,
+            resolved_at: None,
+            location: location.to_string(),
+            last_result: serde_json::Value::Null,
+            test: true,
+        }
+    }
+}
+
+/// `1h 3m`, `12m`, `45s`.
+pub fn human_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match (s / 3600, (s % 3600) / 60, s % 60) {
+        (0, 0, sec) => format!("{sec}s"),
+        (0, m, _) => format!("{m}m"),
+        (h, 0, _) => format!("{h}h"),
+        (h, m, _) => format!("{h}h {m}m"),
+    }
+}
+
+/// A random 128-bit id in hex.
+pub fn new_id() -> String {
+    format!("{:032x}", fastrand::u128(..))
+}
+
+/// Why a delivery failed, and whether retrying can help.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct SendError {
+    /// What the receiver or the network said.
+    pub message: String,
+    /// False when the receiver rejected the message for good (bad URL, 4xx, SMTP 5xx).
+    pub retryable: bool,
+    /// The receiver's own wait request (`Retry-After`).
+    pub retry_after: Option<Duration>,
+}
+
+impl SendError {
+    /// A failure worth retrying.
+    pub fn transient(message: impl Into<String>) -> Self {
+        SendError {
+            message: message.into(),
+            retryable: true,
+            retry_after: None,
+        }
+    }
+
+    /// A failure retrying will not fix.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        SendError {
+            message: message.into(),
+            retryable: false,
+            retry_after: None,
+        }
+    }
+}
+
+/// A ready-to-use channel.
+pub enum Notifier {
+    /// SMTP (boxed: the transport is much larger than an HTTP client handle).
+    Email(Box<email::EmailNotifier>),
+    /// Slack incoming webhook.
+    Slack(slack::SlackNotifier),
+    /// Generic webhook.
+    Webhook(webhook::WebhookNotifier),
+}
+
+/// Why the channels could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum NotifySetupError {
+    /// TLS setup failed.
+    #[error(transparent)]
+    Tls(#[from] crate::probe::tls::TlsSetupError),
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client for notifications: {0}")]
+    Http(String),
+    /// The SMTP transport could not be built.
+    #[error("channel {channel}: {message}")]
+    Smtp {
+        /// Channel name.
+        channel: String,
+        /// What failed.
+        message: String,
+    },
+}
+
+impl Notifier {
+    /// Builds every configured channel, sharing one HTTP client (and so one TLS config).
+    pub fn build_all(
+        channels: &[Arc<ChannelConfig>],
+    ) -> Result<Vec<Arc<Notifier>>, NotifySetupError> {
+        let tls = crate::probe::tls::client_config(&TlsOptions {
+            ca_file: None,
+            insecure: false,
+        })?;
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls((*tls).clone())
+            .user_agent(concat!("upwatch/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| NotifySetupError::Http(e.to_string()))?;
+        channels
+            .iter()
+            .map(|c| {
+                Ok(Arc::new(match &c.kind {
+                    ChannelKind::Email(e) => {
+                        Notifier::Email(Box::new(email::EmailNotifier::new(c.clone(), e)?))
+                    }
+                    ChannelKind::Slack(_) => Notifier::Slack(slack::SlackNotifier {
+                        config: c.clone(),
+                        http: http.clone(),
+                    }),
+                    ChannelKind::Webhook(_) => Notifier::Webhook(webhook::WebhookNotifier {
+                        config: c.clone(),
+                        http: http.clone(),
+                    }),
+                }))
+            })
+            .collect()
+    }
+
+    /// The channel's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Notifier::Email(n) => &n.config.name,
+            Notifier::Slack(n) => &n.config.name,
+            Notifier::Webhook(n) => &n.config.name,
+        }
+    }
+
+    /// Limit for one delivery attempt.
+    pub fn timeout(&self) -> Duration {
+        match self {
+            Notifier::Email(n) => n.config.timeout,
+            Notifier::Slack(n) => n.config.timeout,
+            Notifier::Webhook(n) => n.config.timeout,
+        }
+    }
+
+    /// Delivers one notification, bounded by the channel's timeout.
+    pub async fn send(&self, n: &Notification, now: DateTime<Utc>) -> Result<(), SendError> {
+        let fut = async {
+            match self {
+                Notifier::Email(c) => c.send(n, now).await,
+                Notifier::Slack(c) => c.send(n, now).await,
+                Notifier::Webhook(c) => c.send(n, now).await,
+            }
+        };
+        match tokio::time::timeout(self.timeout(), fut).await {
+            Ok(r) => r,
+            Err(_) => Err(SendError::transient(format!(
+                "no answer within {}",
+                human_duration(self.timeout())
+            ))),
+        }
+    }
+}
+
+/// Classifies an HTTP receiver's answer (Slack and webhooks).
+pub(crate) async fn http_outcome(
+    result: Result<reqwest::Response, reqwest::Error>,
+    now: DateTime<Utc>,
+) -> Result<(), SendError> {
+    let resp = match result {
+        Ok(r) => r,
+        // Connect errors, timeouts, resets: the receiver may come back.
+        Err(e) => return Err(SendError::transient(error_chain(&e))),
+    };
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let retry_after = resp
+        .headers()
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, now));
+    let body: String = resp
+        .text()
+        .await
+        .unwrap_or_default()
+        .chars()
+        .take(200)
+        .collect();
+    let message = format!(
+        "HTTP {}{}",
+        status.as_u16(),
+        if body.trim().is_empty() {
+            String::new()
+        } else {
+            format!(": {}", body.trim())
+        }
+    );
+    let retryable = status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408;
+    Err(SendError {
+        message,
+        retryable,
+        retry_after,
+    })
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+pub fn parse_retry_after(v: &str, now: DateTime<Utc>) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = DateTime::parse_from_rfc2822(v).ok()?.with_timezone(&Utc);
+    Some((at - now).to_std().unwrap_or(Duration::ZERO))
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn sample(kind: TransitionKind) -> Notification {
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 10, 2, 0).unwrap();
+        Notification {
+            id: "0123".into(),
+            kind,
+            severity: Severity::Critical,
+            target: "mistral-models".into(),
+            url: "https://api.mistral.ai/v1/models".into(),
+            conditions: vec![Failure::new(
+                crate::probe::FailureKind::HttpStatus,
+                "HTTP 503, expected 200",
+            )],
+            started_at: t0,
+            resolved_at: (kind == TransitionKind::Resolved)
+                .then(|| t0 + chrono::Duration::minutes(12)),
+            location: "local".into(),
+            last_result: serde_json::Value::Null,
+            test: false,
+        }
+    }
+
+    #[test]
+    fn subjects_read_like_a_pager() {
+        assert_eq!(
+            sample(TransitionKind::Firing).subject(),
+            "[FIRING] mistral-models: HTTP 503 (critical)"
+        );
+        assert_eq!(
+            sample(TransitionKind::Reminder).subject(),
+            "[FIRING] mistral-models: HTTP 503 (critical, still failing)"
+        );
+        assert_eq!(
+            sample(TransitionKind::Resolved).subject(),
+            "[RESOLVED] mistral-models after 12m"
+        );
+    }
+
+    #[test]
+    fn durations_and_retry_after() {
+        assert_eq!(human_duration(Duration::from_secs(3780)), "1h 3m");
+        assert_eq!(human_duration(Duration::from_secs(45)), "45s");
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap();
+        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
+        assert_eq!(
+            parse_retry_after("Mon, 23 Nov 2026 10:00:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+}

@@ -1,0 +1,157 @@
+//! Slack incoming webhook: a Block Kit message coloured by severity. The webhook URL is a
+//! credential and never appears in output.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use super::{http_outcome, Notification, SendError};
+use crate::alert::{Severity, TransitionKind};
+use crate::config::{ChannelConfig, ChannelKind};
+
+/// Sends notifications to one Slack channel.
+pub struct SlackNotifier {
+    pub(crate) config: Arc<ChannelConfig>,
+    pub(crate) http: reqwest::Client,
+}
+
+/// Slack's mrkdwn needs `&`, `<` and `>` escaped.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The Block Kit message for `n`.
+pub fn payload(n: &Notification) -> Value {
+    let (colour, icon) = match (n.kind, n.severity) {
+        (TransitionKind::Resolved, _) => ("#2eb67d", "✅"),
+        (_, Severity::Critical) => ("#e01e5a", "🔴"),
+        (_, Severity::Warning) => ("#ecb22e", "🟠"),
+    };
+    let title = match n.kind {
+        TransitionKind::Firing => format!("{icon} FIRING: {} ({})", n.target, n.severity.as_str()),
+        TransitionKind::Reminder => format!(
+            "{icon} STILL FIRING: {} ({})",
+            n.target,
+            n.severity.as_str()
+        ),
+        TransitionKind::Resolved => format!(
+            "{icon} RESOLVED: {} after {}",
+            n.target,
+            n.duration_text(n.started_at)
+        ),
+    };
+    let title = if n.test {
+        format!("[TEST] {title}")
+    } else {
+        title
+    };
+    let conditions = n
+        .conditions
+        .iter()
+        .map(|c| format!("• `{}` {}", c.kind.as_str(), esc(&c.detail)))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut fields = vec![
+        json!({"type": "mrkdwn", "text": format!("*Since*\n{}", n.started_at.format("%Y-%m-%d %H:%M UTC"))}),
+        json!({"type": "mrkdwn", "text": format!("*Location*\n{}", esc(&n.location))}),
+    ];
+    if let Some(status) = n.last_result.get("status").and_then(Value::as_u64) {
+        fields.push(json!({"type": "mrkdwn", "text": format!("*Status*\nHTTP {status}")}));
+    }
+    if let Some(ms) = n.last_result.get("latency_ms").and_then(Value::as_f64) {
+        fields.push(json!({"type": "mrkdwn", "text": format!("*Latency*\n{ms:.0} ms")}));
+    }
+    if let Some(end) = n.resolved_at {
+        fields.push(json!({"type": "mrkdwn", "text": format!("*Resolved*\n{}", end.format("%Y-%m-%d %H:%M UTC"))}));
+    }
+    let what = if n.kind == TransitionKind::Resolved {
+        "Last failing conditions"
+    } else {
+        "Failing conditions"
+    };
+    json!({
+        "text": n.subject(),
+        "attachments": [{
+            "color": colour,
+            "blocks": [
+                {"type": "header", "text": {"type": "plain_text", "text": title}},
+                {"type": "section", "text": {"type": "mrkdwn", "text": format!("*{what}*\n{conditions}")}},
+                {"type": "section", "fields": fields},
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": format!("<{}|{}> · upwatch", esc(&n.url), esc(&n.url))}]},
+            ],
+        }],
+    })
+}
+
+impl SlackNotifier {
+    pub(crate) async fn send(&self, n: &Notification, now: DateTime<Utc>) -> Result<(), SendError> {
+        let ChannelKind::Slack(cfg) = &self.config.kind else {
+            return Err(SendError::permanent("not a slack channel"));
+        };
+        // The URL is the credential: never let it into an error message.
+        let result = self
+            .http
+            .post(cfg.url.expose())
+            .json(&payload(n))
+            .timeout(self.config.timeout)
+            .send()
+            .await
+            .map_err(|e| e.without_url());
+        http_outcome(result, now).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::{Failure, FailureKind};
+    use chrono::TimeZone;
+
+    #[test]
+    fn firing_message_has_colour_conditions_and_link() {
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 10, 2, 0).unwrap();
+        let n = Notification {
+            id: "x".into(),
+            kind: TransitionKind::Firing,
+            severity: Severity::Critical,
+            target: "api".into(),
+            url: "https://api.example.com/v1?k=***".into(),
+            conditions: vec![
+                Failure::new(FailureKind::HttpStatus, "HTTP 503, expected 200"),
+                Failure::new(FailureKind::TooSlow, "latency 4.200 s > 3.000 s"),
+            ],
+            started_at: t0,
+            resolved_at: None,
+            location: "local".into(),
+            last_result: json!({"status": 503, "latency_ms": 4200.5}),
+            test: false,
+        };
+        let p = payload(&n);
+        assert_eq!(p["text"], "[FIRING] api: HTTP 503 (+1 more) (critical)");
+        let a = &p["attachments"][0];
+        assert_eq!(a["color"], "#e01e5a");
+        assert_eq!(a["blocks"][0]["text"]["text"], "🔴 FIRING: api (critical)");
+        assert_eq!(
+            a["blocks"][1]["text"]["text"],
+            "*Failing conditions*\n• `http_status` HTTP 503, expected 200\n• `too_slow` latency 4.200 s &gt; 3.000 s"
+        );
+        let fields: Vec<&str> = a["blocks"][2]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["text"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            fields,
+            vec![
+                "*Since*\n2026-11-23 10:02 UTC",
+                "*Location*\nlocal",
+                "*Status*\nHTTP 503",
+                "*Latency*\n4200 ms"
+            ]
+        );
+    }
+}

@@ -1,0 +1,479 @@
+//! The embedded store: one SQLite file in `state_dir` (WAL), versioned migrations, alert
+//! state and the notification outbox. Alert state changes and the notifications they cause
+//! are written in one transaction, so a crash can neither lose a notification nor send one
+//! for a change that was not recorded.
+//!
+//! rusqlite is synchronous: every call runs on tokio's blocking pool behind one mutex.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::alert::{AlertState, Severity};
+
+/// Schema versions, in order; index + 1 is the version each one produces.
+const MIGRATIONS: &[&str] = &[
+    // 1: alert state and the outbox.
+    "CREATE TABLE alert_state (
+        target TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        state TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (target, severity)
+     );
+     CREATE TABLE outbox (
+        id TEXT PRIMARY KEY,
+        channel TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        next_attempt_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL DEFAULT 'pending',
+        last_error TEXT,
+        delivered_at INTEGER
+     );
+     CREATE INDEX outbox_due ON outbox (status, channel, next_attempt_at);",
+];
+
+/// Errors from the store, with what to do about them.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The state folder could not be created.
+    #[error("cannot create state directory {}: {source}", path.display())]
+    CreateDir {
+        /// The folder.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The database was written by a newer upwatch.
+    #[error("{} has schema version {found}, newer than this upwatch knows ({known}); upgrade upwatch or point state_dir elsewhere (the file was not changed)", path.display())]
+    TooNew {
+        /// The database file.
+        path: PathBuf,
+        /// Version in the file.
+        found: i64,
+        /// Newest version this binary knows.
+        known: i64,
+    },
+    /// SQLite failed.
+    #[error("store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A stored value could not be decoded.
+    #[error("store: corrupt {what}: {source}")]
+    Decode {
+        /// Which value.
+        what: &'static str,
+        /// The JSON error.
+        source: serde_json::Error,
+    },
+    /// The blocking task died (a panic inside SQLite code).
+    #[error("store task failed: {0}")]
+    Join(String),
+}
+
+/// One queued notification delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRow {
+    /// Stable id (receivers dedup on it).
+    pub id: String,
+    /// Channel name.
+    pub channel: String,
+    /// The notification as JSON.
+    pub payload: String,
+    /// When it was queued.
+    pub created_at: DateTime<Utc>,
+    /// When to try next.
+    pub next_attempt_at: DateTime<Utc>,
+    /// Attempts made so far.
+    pub attempts: u32,
+}
+
+/// Counts of outbox rows by status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxCounts {
+    /// Waiting for delivery.
+    pub pending: u64,
+    /// Delivered.
+    pub delivered: u64,
+    /// Given up (too old or rejected for good).
+    pub dead: u64,
+}
+
+/// A change of one alert's state: `None` deletes it (back to ok).
+pub type StateChange = ((Arc<str>, Severity), Option<AlertState>);
+
+/// Handle to the store; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn from_ms(v: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(v).unwrap_or_default()
+}
+
+impl Store {
+    /// Opens (creating if needed) `upwatch.db` in `state_dir` and migrates it.
+    pub fn open(state_dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(state_dir).map_err(|source| StoreError::CreateDir {
+            path: state_dir.to_path_buf(),
+            source,
+        })?;
+        Self::open_file(&state_dir.join("upwatch.db"))
+    }
+
+    /// Opens a database file and migrates it.
+    pub fn open_file(path: &Path) -> Result<Self, StoreError> {
+        let mut conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // WAL + NORMAL: a crash loses at most the last transactions, never corrupts.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrate(&mut conn, path)?;
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn with<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            // A poisoned lock means a panic mid-call; SQLite rolled the transaction back.
+            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Join(e.to_string()))?
+    }
+
+    /// Every persisted alert state.
+    pub async fn alert_states(
+        &self,
+    ) -> Result<Vec<((Arc<str>, Severity), AlertState)>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare("SELECT target, severity, state FROM alert_state")?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (target, sev, state) = row?;
+                let Some(sev) = Severity::from_name(&sev) else {
+                    continue;
+                };
+                let state: AlertState =
+                    serde_json::from_str(&state).map_err(|source| StoreError::Decode {
+                        what: "alert state",
+                        source,
+                    })?;
+                out.push(((Arc::from(target.as_str()), sev), state));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Writes alert state changes and queues notifications in one transaction.
+    pub async fn commit_alerts(
+        &self,
+        changes: Vec<StateChange>,
+        queued: Vec<OutboxRow>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            for ((target, sev), state) in &changes {
+                match state {
+                    Some(s) => {
+                        let json = serde_json::to_string(s).map_err(|source| StoreError::Decode { what: "alert state", source })?;
+                        tx.execute(
+                            "INSERT INTO alert_state (target, severity, state, updated_at) VALUES (?1, ?2, ?3, ?4)
+                             ON CONFLICT (target, severity) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+                            params![&**target, sev.as_str(), json, ms(now)],
+                        )?;
+                    }
+                    None => {
+                        tx.execute("DELETE FROM alert_state WHERE target = ?1 AND severity = ?2", params![&**target, sev.as_str()])?;
+                    }
+                }
+            }
+            for row in &queued {
+                tx.execute(
+                    "INSERT INTO outbox (id, channel, payload, created_at, next_attempt_at, attempts, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')",
+                    params![row.id, row.channel, row.payload, ms(row.created_at), ms(row.next_attempt_at), row.attempts],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Pending rows of `channel` due at `now`, oldest first.
+    pub async fn due(
+        &self,
+        channel: &str,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let channel = channel.to_string();
+        self.with(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT id, channel, payload, created_at, next_attempt_at, attempts FROM outbox
+                 WHERE status = 'pending' AND channel = ?1 AND next_attempt_at <= ?2
+                 ORDER BY next_attempt_at, created_at LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![channel, ms(now), limit], |r| {
+                Ok(OutboxRow {
+                    id: r.get(0)?,
+                    channel: r.get(1)?,
+                    payload: r.get(2)?,
+                    created_at: from_ms(r.get(3)?),
+                    next_attempt_at: from_ms(r.get(4)?),
+                    attempts: r.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// When the next pending row of `channel` is due.
+    pub async fn next_due(&self, channel: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let channel = channel.to_string();
+        self.with(move |c| {
+            let v: Option<i64> = c
+                .query_row("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending' AND channel = ?1", params![channel], |r| r.get(0))
+                .optional()?
+                .flatten();
+            Ok(v.map(from_ms))
+        })
+        .await
+    }
+
+    /// Marks a row delivered.
+    pub async fn delivered(&self, id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let id = id.to_string();
+        self.with(move |c| {
+            c.execute("UPDATE outbox SET status = 'delivered', delivered_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1", params![id, ms(now)])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Records a failed attempt and when to try again.
+    pub async fn retry_at(
+        &self,
+        id: &str,
+        next: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        let (id, error) = (id.to_string(), error.to_string());
+        self.with(move |c| {
+            c.execute("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?1", params![id, ms(next), error])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Gives up on a row.
+    pub async fn dead(&self, id: &str, error: &str) -> Result<(), StoreError> {
+        let (id, error) = (id.to_string(), error.to_string());
+        self.with(move |c| {
+            c.execute(
+                "UPDATE outbox SET status = 'dead', last_error = ?2 WHERE id = ?1",
+                params![id, error],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Outbox rows by status.
+    pub async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
+        self.with(|c| {
+            let mut counts = OutboxCounts::default();
+            let mut stmt = c.prepare("SELECT status, COUNT(*) FROM outbox GROUP BY status")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+            for row in rows {
+                let (status, n) = row?;
+                let n = u64::try_from(n).unwrap_or(0);
+                match status.as_str() {
+                    "pending" => counts.pending = n,
+                    "delivered" => counts.delivered = n,
+                    "dead" => counts.dead = n,
+                    _ => {}
+                }
+            }
+            Ok(counts)
+        })
+        .await
+    }
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found: version,
+            known,
+        });
+    }
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(version).unwrap_or(0))
+    {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::AlertPhase;
+
+    fn row(id: &str, channel: &str, at: DateTime<Utc>) -> OutboxRow {
+        OutboxRow {
+            id: id.into(),
+            channel: channel.into(),
+            payload: "{}".into(),
+            created_at: at,
+            next_attempt_at: at,
+            attempts: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn alert_state_and_outbox_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let state = AlertState {
+            phase: AlertPhase::Firing,
+            fail_streak: 3,
+            started_at: Some(now),
+            ..AlertState::default()
+        };
+        let key: (Arc<str>, Severity) = (Arc::from("api"), Severity::Critical);
+        store
+            .commit_alerts(
+                vec![(key.clone(), Some(state.clone()))],
+                vec![row("n1", "slack", now), row("n2", "mail", now)],
+                now,
+            )
+            .await
+            .unwrap();
+
+        // Reopen: everything is still there.
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(
+            store.alert_states().await.unwrap(),
+            vec![(key.clone(), state)]
+        );
+        let due = store.due("slack", now, 10).await.unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].id, "n1");
+        assert!(store
+            .due("slack", now - chrono::Duration::seconds(1), 10)
+            .await
+            .unwrap()
+            .is_empty());
+
+        store
+            .retry_at("n1", now + chrono::Duration::seconds(30), "HTTP 500")
+            .await
+            .unwrap();
+        assert!(store.due("slack", now, 10).await.unwrap().is_empty());
+        assert_eq!(
+            store.next_due("slack").await.unwrap(),
+            Some(now + chrono::Duration::seconds(30))
+        );
+        let later = store
+            .due("slack", now + chrono::Duration::seconds(30), 10)
+            .await
+            .unwrap();
+        assert_eq!(later[0].attempts, 1);
+        store.delivered("n1", now).await.unwrap();
+        store.dead("n2", "too old").await.unwrap();
+        assert_eq!(
+            store.outbox_counts().await.unwrap(),
+            OutboxCounts {
+                pending: 0,
+                delivered: 1,
+                dead: 1
+            }
+        );
+
+        store
+            .commit_alerts(vec![(key, None)], vec![], now)
+            .await
+            .unwrap();
+        assert!(store.alert_states().await.unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_without_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("upwatch.db");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch("CREATE TABLE future (x); PRAGMA user_version = 99;")
+                .unwrap();
+        }
+        let err = Store::open_file(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("schema version 99, newer than this upwatch knows (1)"),
+            "{err}"
+        );
+        let c = Connection::open(&path).unwrap();
+        let v: i64 = c
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, 99);
+        let tables: i64 = c
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'outbox'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(tables, 0);
+    }
+}
