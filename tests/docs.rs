@@ -31,8 +31,21 @@ fn readme_config_example_is_valid() {
     let blocks = toml_blocks(&readme());
     assert!(!blocks.is_empty(), "README has no ```toml block");
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // The examples read secrets the way a deployment would: files in a credentials folder
+    // and variables in the environment.
+    let creds = tempfile::tempdir().unwrap();
+    std::fs::write(creds.path().join("smtp_password"), "pw\n").unwrap();
+    std::fs::write(creds.path().join("webhook_secret"), "s3cret\n").unwrap();
+    let creds_dir = creds.path().to_str().unwrap().to_string();
     for block in blocks {
-        let env = Env::from_pairs(&[("MISTRAL_API_KEY", "sk-readme")]);
+        let env = Env::from_pairs(&[
+            ("MISTRAL_API_KEY", "sk-readme"),
+            (
+                "SLACK_WEBHOOK_URL",
+                "https://hooks.slack.com/services/T0/B0/x",
+            ),
+            ("CREDENTIALS_DIRECTORY", &creds_dir),
+        ]);
         if let Err(e) = config::parse(&dir.join("README.md"), &block, &env) {
             panic!("README config example does not validate:\n{e}\n---\n{block}");
         }
@@ -44,7 +57,7 @@ fn every_config_key_is_documented() {
     let text = readme();
     for (section, keys) in config::known_keys() {
         assert!(
-            keys.len() >= 6,
+            keys.len() >= 4,
             "field capture found only {keys:?} for {section}"
         );
         assert!(

@@ -191,7 +191,12 @@ mod tests {
     use TransitionKind::*;
 
     /// (name, policy, probes, expected transitions by minute)
-    type Case = (&'static str, AlertPolicy, &'static str, &'static [(usize, TransitionKind)]);
+    type Case = (
+        &'static str,
+        AlertPolicy,
+        &'static str,
+        &'static [(usize, TransitionKind)],
+    );
 
     #[test]
     fn table() {

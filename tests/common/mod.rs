@@ -303,3 +303,182 @@ pub fn full_backlog() -> FullBacklog {
         _fillers: fillers,
     }
 }
+
+/// What a [`Receiver`] does with each request.
+#[derive(Clone, Debug)]
+pub enum Behaviour {
+    /// Answer 200.
+    Ok,
+    /// Answer `status` to the first `n` requests, then 200.
+    FailFirst { n: usize, status: u16 },
+    /// Answer 429 with `Retry-After: secs` to the first request, then 200.
+    RateLimitOnce { secs: u64 },
+    /// Never answer.
+    Hang,
+    /// Answer 400 always (a permanent rejection).
+    Reject,
+}
+
+/// A request as a receiver saw it.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub headers: http::HeaderMap,
+    pub body: bytes::Bytes,
+}
+
+impl Received {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// A real HTTP receiver (for Slack and webhook channels) that records every request.
+pub struct Receiver {
+    pub server: Server,
+    pub seen: Arc<std::sync::Mutex<Vec<Received>>>,
+    pub notify: Arc<tokio::sync::Notify>,
+}
+
+impl Receiver {
+    pub async fn start(behaviour: Behaviour) -> Receiver {
+        Self::start_on(TcpListener::bind("127.0.0.1:0").await.unwrap(), behaviour)
+    }
+
+    pub fn start_on(listener: TcpListener, behaviour: Behaviour) -> Receiver {
+        let addr = listener.local_addr().unwrap();
+        let seen: Arc<std::sync::Mutex<Vec<Received>>> = Arc::default();
+        let notify = Arc::new(tokio::sync::Notify::new());
+        let (seen2, notify2) = (seen.clone(), notify.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                let (seen, notify, behaviour) = (seen2.clone(), notify2.clone(), behaviour.clone());
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                        let (seen, notify, behaviour) =
+                            (seen.clone(), notify.clone(), behaviour.clone());
+                        async move {
+                            use http_body_util::BodyExt;
+                            let (parts, body) = req.into_parts();
+                            let body = body
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes())
+                                .unwrap_or_default();
+                            let n = {
+                                let mut s = seen.lock().unwrap();
+                                s.push(Received {
+                                    headers: parts.headers,
+                                    body,
+                                });
+                                s.len()
+                            };
+                            notify.notify_waiters();
+                            let mut resp = Response::new(TestBody::full("ok"));
+                            match behaviour {
+                                Behaviour::Ok => {}
+                                Behaviour::FailFirst { n: k, status } if n <= k => {
+                                    *resp.status_mut() = StatusCode::from_u16(status).unwrap();
+                                }
+                                Behaviour::FailFirst { .. } => {}
+                                Behaviour::RateLimitOnce { secs } if n == 1 => {
+                                    *resp.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+                                    resp.headers_mut()
+                                        .insert("retry-after", secs.to_string().parse().unwrap());
+                                }
+                                Behaviour::RateLimitOnce { .. } => {}
+                                Behaviour::Hang => std::future::pending::<()>().await,
+                                Behaviour::Reject => *resp.status_mut() = StatusCode::BAD_REQUEST,
+                            }
+                            Ok::<_, Infallible>(resp)
+                        }
+                    });
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(tcp), svc)
+                        .await;
+                });
+            }
+        });
+        Receiver {
+            server: Server { addr, task },
+            seen,
+            notify,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/hook", self.server.port())
+    }
+
+    pub fn requests(&self) -> Vec<Received> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// Waits (up to `limit`) until at least `n` requests arrived.
+    pub async fn wait_for(&self, n: usize, limit: Duration) -> Vec<Received> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let notified = self.notify.notified();
+            let got = self.requests();
+            if got.len() >= n {
+                return got;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.requests();
+            }
+        }
+    }
+}
+
+/// A target server whose status can be switched while it runs (`/flip`).
+pub struct FlipServer {
+    pub server: Server,
+    pub status: Arc<std::sync::atomic::AtomicU16>,
+}
+
+impl FlipServer {
+    pub async fn start(initial: u16) -> FlipServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let status = Arc::new(std::sync::atomic::AtomicU16::new(initial));
+        let s2 = status.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                let status = s2.clone();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |_req: Request<Incoming>| {
+                        let code = status.load(std::sync::atomic::Ordering::SeqCst);
+                        async move {
+                            let mut r = Response::new(TestBody::full("{\"data\":[]}"));
+                            *r.status_mut() = StatusCode::from_u16(code).unwrap();
+                            Ok::<_, Infallible>(r)
+                        }
+                    });
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(tcp), svc)
+                        .await;
+                });
+            }
+        });
+        FlipServer {
+            server: Server { addr, task },
+            status,
+        }
+    }
+
+    pub fn set(&self, code: u16) {
+        self.status.store(code, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/flip", self.server.port())
+    }
+}

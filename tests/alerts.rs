@@ -1,0 +1,498 @@
+//! Alert delivery against real receivers on loopback: retries, backoff, Retry-After,
+//! dead letters, signatures, channel independence, and the engine's reminder timing.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use common::*;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use upwatch::alert::{Severity, TransitionKind};
+use upwatch::config::{self, Config, Env};
+use upwatch::notify::outbox::{Dispatcher, Wakers, WallClock};
+use upwatch::notify::{Notification, Notifier};
+use upwatch::probe::{Failure, FailureKind, Health, Phases, ProbeResult};
+use upwatch::store::{OutboxCounts, OutboxRow, Store};
+
+struct Clock(Arc<Mutex<DateTime<Utc>>>);
+
+impl Clock {
+    fn new() -> Self {
+        Clock(Arc::new(Mutex::new(
+            Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap(),
+        )))
+    }
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+    fn set(&self, t: DateTime<Utc>) {
+        *self.0.lock().unwrap() = t;
+    }
+    fn advance(&self, d: Duration) {
+        let t = self.now() + chrono::Duration::from_std(d).unwrap();
+        self.set(t);
+    }
+    fn wall(&self) -> WallClock {
+        let inner = self.0.clone();
+        Arc::new(move || *inner.lock().unwrap())
+    }
+}
+
+fn config(channels: &str) -> Config {
+    let text = format!("[[target]]\nname = \"api\"\nurl = \"http://127.0.0.1:9/\"\n\n{channels}");
+    config::parse(
+        std::path::Path::new("/tmp/monitor.toml"),
+        &text,
+        &Env::from_pairs(&[]),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn notification(kind: TransitionKind) -> Notification {
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 9, 58, 0).unwrap();
+    Notification {
+        id: upwatch::notify::new_id(),
+        kind,
+        severity: Severity::Critical,
+        target: "api".into(),
+        url: "http://127.0.0.1:9/".into(),
+        conditions: vec![Failure::new(
+            FailureKind::HttpStatus,
+            "HTTP 503, expected 200",
+        )],
+        started_at: t0,
+        resolved_at: None,
+        location: "local".into(),
+        last_result: serde_json::json!({"status": 503}),
+        test: false,
+    }
+}
+
+struct Setup {
+    store: Store,
+    dispatcher: Dispatcher,
+    notifiers: Vec<Arc<Notifier>>,
+    clock: Clock,
+    _dir: tempfile::TempDir,
+}
+
+async fn setup(channels: &str, max_age: Duration) -> Setup {
+    let cfg = config(channels);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let notifiers = Notifier::build_all(&cfg.channels).unwrap();
+    let clock = Clock::new();
+    let dispatcher = Dispatcher {
+        store: store.clone(),
+        max_age,
+        clock: clock.wall(),
+        wakers: Wakers::new(notifiers.iter().map(|n| n.name())),
+    };
+    Setup {
+        store,
+        dispatcher,
+        notifiers,
+        clock,
+        _dir: dir,
+    }
+}
+
+async fn enqueue(s: &Setup, channel: &str, n: &Notification) {
+    let row = OutboxRow {
+        id: n.id.clone(),
+        channel: channel.into(),
+        payload: serde_json::to_string(n).unwrap(),
+        created_at: s.clock.now(),
+        next_attempt_at: s.clock.now(),
+        attempts: 0,
+    };
+    s.store
+        .commit_alerts(vec![], vec![row], s.clock.now())
+        .await
+        .unwrap();
+}
+
+fn webhook(url: &str, extra: &str) -> String {
+    format!("[[channel]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"{url}\"\n{extra}\n")
+}
+
+#[tokio::test]
+async fn failed_deliveries_back_off_and_then_deliver_once_with_a_stable_id() {
+    let rx = Receiver::start(Behaviour::FailFirst { n: 2, status: 503 }).await;
+    let s = setup(&webhook(&rx.url(), ""), Duration::from_secs(86_400)).await;
+    let n = notification(TransitionKind::Firing);
+    enqueue(&s, "hook", &n).await;
+
+    let t0 = s.clock.now();
+    s.dispatcher.deliver_due(&s.notifiers[0]).await.unwrap();
+    assert_eq!(rx.requests().len(), 1);
+    let first_retry = s.store.next_due("hook").await.unwrap().unwrap();
+    let wait = (first_retry - t0).to_std().unwrap();
+    assert!(
+        wait >= Duration::from_millis(250) && wait <= Duration::from_secs(2),
+        "first backoff {wait:?}"
+    );
+
+    // Not due yet: nothing is sent.
+    s.clock.set(first_retry - chrono::Duration::milliseconds(1));
+    s.dispatcher.deliver_due(&s.notifiers[0]).await.unwrap();
+    assert_eq!(rx.requests().len(), 1);
+
+    s.clock.set(first_retry);
+    s.dispatcher.deliver_due(&s.notifiers[0]).await.unwrap();
+    assert_eq!(rx.requests().len(), 2);
+    let second_retry = s.store.next_due("hook").await.unwrap().unwrap();
+    let wait = (second_retry - first_retry).to_std().unwrap();
+    assert!(wait <= Duration::from_secs(4), "second backoff {wait:?}");
+
+    s.clock.set(second_retry);
+    s.dispatcher.deliver_due(&s.notifiers[0]).await.unwrap();
+    let got = rx.requests();
+    assert_eq!(got.len(), 3);
+    assert_eq!(
+        s.store.outbox_counts().await.unwrap(),
+        OutboxCounts {
+            pending: 0,
+            delivered: 1,
+            dead: 0
+        }
+    );
+    for r in &got {
+        assert_eq!(r.header("x-upwatch-id"), Some(n.id.as_str()));
+        assert_eq!(r.json()["id"], n.id.as_str());
+    }
+    // Delivered rows are never sent again.
+    s.clock.advance(Duration::from_secs(3600));
+    s.dispatcher.deliver_due(&s.notifiers[0]).await.unwrap();
+    assert_eq!(rx.requests().len(), 3);
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let rx = Receiver::start(Behaviour::RateLimitOnce { secs: 30 }).await;
+    let slack = format!(
+        "[[channel]]\nname = \"chat\"\ntype = \"slack\"\nurl = \"{}\"\n",
+        rx.url()
+    );
+    let s = setup(&slack, Duration::from_secs(86_400)).await;
+    enqueue(&s, "chat", &notification(TransitionKind::Firing)).await;
+    let t0 = s.clock.now();
+    s.dispatcher.deliver_due(&s.notifiers[0]).await.unwrap();
+    assert_eq!(rx.requests().len(), 1);
+    let next = s.store.next_due("chat").await.unwrap().unwrap();
+    assert!(
+        next - t0 >= chrono::Duration::seconds(30),
+        "retry scheduled after {:?}",
+        next - t0
+    );
+    s.clock.set(t0 + chrono::Duration::seconds(29));
+    s.dispatcher.deliver_due(&s.notifiers[0]).await.unwrap();
+    assert_eq!(
+        rx.requests().len(),
+        1,
+        "no request before Retry-After elapsed"
+    );
+    s.clock.set(next);
+    s.dispatcher.deliver_due(&s.notifiers[0]).await.unwrap();
+    assert_eq!(rx.requests().len(), 2);
+    assert_eq!(s.store.outbox_counts().await.unwrap().delivered, 1);
+    // The Slack body is Block Kit.
+    assert!(rx.requests()[1].json()["attachments"][0]["blocks"].is_array());
+}
+
+#[tokio::test]
+async fn a_permanent_rejection_is_dead_at_once() {
+    let rx = Receiver::start(Behaviour::Reject).await;
+    let s = setup(&webhook(&rx.url(), ""), Duration::from_secs(86_400)).await;
+    enqueue(&s, "hook", &notification(TransitionKind::Firing)).await;
+    s.dispatcher.deliver_due(&s.notifiers[0]).await.unwrap();
+    assert_eq!(
+        s.store.outbox_counts().await.unwrap(),
+        OutboxCounts {
+            pending: 0,
+            delivered: 0,
+            dead: 1
+        }
+    );
+}
+
+#[tokio::test]
+async fn too_old_notifications_are_marked_dead() {
+    let rx = Receiver::start(Behaviour::FailFirst {
+        n: 1000,
+        status: 500,
+    })
+    .await;
+    let s = setup(&webhook(&rx.url(), ""), Duration::from_secs(60)).await;
+    enqueue(&s, "hook", &notification(TransitionKind::Firing)).await;
+    s.dispatcher.deliver_due(&s.notifiers[0]).await.unwrap();
+    assert_eq!(rx.requests().len(), 1);
+    s.clock.advance(Duration::from_secs(61));
+    s.dispatcher.deliver_due(&s.notifiers[0]).await.unwrap();
+    assert_eq!(rx.requests().len(), 1, "a dead row is not sent again");
+    assert_eq!(
+        s.store.outbox_counts().await.unwrap(),
+        OutboxCounts {
+            pending: 0,
+            delivered: 0,
+            dead: 1
+        }
+    );
+}
+
+#[tokio::test]
+async fn webhook_signature_verifies_with_the_shared_secret() {
+    let rx = Receiver::start(Behaviour::Ok).await;
+    let s = setup(
+        &webhook(
+            &rx.url(),
+            "secret = \"s3cret\"\nheaders = { \"X-Team\" = \"api\" }",
+        ),
+        Duration::from_secs(60),
+    )
+    .await;
+    enqueue(&s, "hook", &notification(TransitionKind::Firing)).await;
+    s.dispatcher.deliver_due(&s.notifiers[0]).await.unwrap();
+    let r = &rx.requests()[0];
+    let ts = r.header("x-upwatch-timestamp").unwrap();
+    assert_eq!(ts, s.clock.now().timestamp().to_string());
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(b"s3cret").unwrap();
+    mac.update(format!("{ts}.").as_bytes());
+    mac.update(&r.body);
+    let expected: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        r.header("x-upwatch-signature"),
+        Some(format!("sha256={expected}").as_str())
+    );
+    assert_eq!(r.header("x-team"), Some("api"));
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let body = r.json();
+    assert_eq!(body["version"], 1);
+    assert_eq!(body["status"], "firing");
+    assert_eq!(body["conditions"][0]["kind"], "http_status");
+}
+
+#[tokio::test]
+async fn a_hung_slack_does_not_delay_the_webhook() {
+    let hung = Receiver::start(Behaviour::Hang).await;
+    let hook = Receiver::start(Behaviour::Ok).await;
+    let channels = format!(
+        "[[channel]]\nname = \"chat\"\ntype = \"slack\"\nurl = \"{}\"\ntimeout = \"60s\"\n\n{}",
+        hung.url(),
+        webhook(&hook.url(), "")
+    );
+    let s = setup(&channels, Duration::from_secs(86_400)).await;
+    // Real time here: the channel tasks run as in the daemon.
+    let d = Dispatcher {
+        clock: upwatch::notify::outbox::system_clock(),
+        ..s.dispatcher.clone()
+    };
+    let now = Utc::now();
+    for (channel, n) in [
+        ("chat", notification(TransitionKind::Firing)),
+        ("hook", notification(TransitionKind::Firing)),
+    ] {
+        let row = OutboxRow {
+            id: n.id.clone(),
+            channel: channel.into(),
+            payload: serde_json::to_string(&n).unwrap(),
+            created_at: now,
+            next_attempt_at: now,
+            attempts: 0,
+        };
+        s.store.commit_alerts(vec![], vec![row], now).await.unwrap();
+    }
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let tracker = tokio_util::task::TaskTracker::new();
+    d.spawn(&s.notifiers, cancel.clone(), &tracker);
+    // Slack has the request and is sitting on it; the webhook is delivered meanwhile.
+    assert_eq!(hung.wait_for(1, Duration::from_secs(10)).await.len(), 1);
+    assert_eq!(hook.wait_for(1, Duration::from_secs(10)).await.len(), 1);
+    let mut delivered = 0;
+    for _ in 0..100 {
+        delivered = s.store.outbox_counts().await.unwrap().delivered;
+        if delivered == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(delivered, 1);
+    assert_eq!(
+        s.store.outbox_counts().await.unwrap().pending,
+        1,
+        "the Slack message is still in flight"
+    );
+    cancel.cancel();
+}
+
+fn result(failing: bool, at: DateTime<Utc>) -> ProbeResult {
+    let failures = if failing {
+        vec![Failure::new(
+            FailureKind::HttpStatus,
+            "HTTP 500, expected 200",
+        )]
+    } else {
+        vec![]
+    };
+    ProbeResult {
+        target: Arc::from("api"),
+        url: Arc::from("http://127.0.0.1:9/"),
+        checked_at: at,
+        health: if failing { Health::Down } else { Health::Up },
+        status: Some(if failing { 500 } else { 200 }),
+        http_version: None,
+        phases: Phases::default(),
+        total: Duration::from_millis(5),
+        tls: None,
+        failures,
+        response: None,
+        remote_addr: None,
+        attempts: 1,
+        reused_connection: false,
+    }
+}
+
+#[tokio::test]
+async fn pipeline_queues_firing_reminders_and_resolved_once_per_channel() {
+    let cfg = config(
+        "[alerting]\nfailure_threshold = 2\nsuccess_threshold = 2\nrepeat_interval = \"10m\"\nchannels = [\"a\", \"b\"]\n\n\
+         [[channel]]\nname = \"a\"\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9/a\"\n\n\
+         [[channel]]\nname = \"b\"\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9/b\"\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let clock = Clock::new();
+    let (engine, _) = upwatch::alert::engine::Engine::resume(vec![], &cfg.targets, "local", vec![]);
+    let alerts = upwatch::pipeline::Alerts {
+        engine,
+        store: store.clone(),
+        wakers: Wakers::new(["a", "b"]),
+    };
+    let mut p = upwatch::pipeline::Pipeline::new(&cfg.targets, Some(alerts), clock.wall());
+    // One probe a minute: 25 minutes failing, then 3 good.
+    for minute in 0..28 {
+        let failing = minute < 25;
+        p.handle(&result(failing, clock.now())).await;
+        clock.advance(Duration::from_secs(60));
+    }
+    let queued = |channel: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .due(
+                    channel,
+                    Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap(),
+                    100,
+                )
+                .await
+                .unwrap()
+        }
+    };
+    for channel in ["a", "b"] {
+        let rows = queued(channel).await;
+        let kinds: Vec<(TransitionKind, i64)> = rows
+            .iter()
+            .map(|r| {
+                let n: Notification = serde_json::from_str(&r.payload).unwrap();
+                (
+                    n.kind,
+                    (r.created_at - Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap())
+                        .num_minutes(),
+                )
+            })
+            .collect();
+        // Fires on the 2nd failing probe (minute 1), reminds every 10 minutes after that,
+        // resolves on the 2nd good probe (minute 26).
+        assert_eq!(
+            kinds,
+            vec![
+                (TransitionKind::Firing, 1),
+                (TransitionKind::Reminder, 11),
+                (TransitionKind::Reminder, 21),
+                (TransitionKind::Resolved, 26)
+            ],
+            "channel {channel}"
+        );
+    }
+    // A restart resumes the state: nothing fires again for an alert already firing.
+    let store2 = Store::open(dir.path()).unwrap();
+    assert!(
+        store2.alert_states().await.unwrap().is_empty(),
+        "resolved alerts leave no state"
+    );
+}
+
+#[tokio::test]
+async fn a_restart_does_not_resend_a_firing_alert() {
+    let cfg = config("[alerting]\nfailure_threshold = 1\nrepeat_interval = \"0s\"\nchannels = [\"a\"]\n\n[[channel]]\nname = \"a\"\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9/a\"\n");
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Clock::new();
+    for _restart in 0..3 {
+        let store = Store::open(dir.path()).unwrap();
+        let (engine, _) = upwatch::alert::engine::Engine::resume(
+            store.alert_states().await.unwrap(),
+            &cfg.targets,
+            "local",
+            vec![],
+        );
+        let alerts = upwatch::pipeline::Alerts {
+            engine,
+            store: store.clone(),
+            wakers: Wakers::new(["a"]),
+        };
+        let mut p = upwatch::pipeline::Pipeline::new(&cfg.targets, Some(alerts), clock.wall());
+        for _ in 0..3 {
+            p.handle(&result(true, clock.now())).await;
+            clock.advance(Duration::from_secs(60));
+        }
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(
+        store.due("a", clock.now(), 100).await.unwrap().len(),
+        1,
+        "exactly one firing notification across restarts"
+    );
+}
+
+#[tokio::test]
+async fn maintenance_holds_firing_until_the_window_ends() {
+    // A window every day at 10:00 UTC for 30 minutes; the clock starts at 10:00.
+    let cfg = config(
+        "[alerting]\nfailure_threshold = 2\nchannels = [\"a\"]\n\n[[channel]]\nname = \"a\"\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9/a\"\n\n\
+         [[maintenance]]\nschedule = \"0 0 10 * * *\"\nduration = \"30m\"\ntimezone = \"UTC\"\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let clock = Clock::new();
+    let (engine, _) = upwatch::alert::engine::Engine::resume(
+        vec![],
+        &cfg.targets,
+        "local",
+        cfg.maintenance.clone(),
+    );
+    let alerts = upwatch::pipeline::Alerts {
+        engine,
+        store: store.clone(),
+        wakers: Wakers::new(["a"]),
+    };
+    let mut p = upwatch::pipeline::Pipeline::new(&cfg.targets, Some(alerts), clock.wall());
+    for _ in 0..35 {
+        p.handle(&result(true, clock.now())).await;
+        clock.advance(Duration::from_secs(60));
+    }
+    let rows = store.due("a", clock.now(), 100).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].created_at - Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap()).num_minutes(),
+        30,
+        "fires at the first probe after the window"
+    );
+}
