@@ -504,7 +504,11 @@ impl Validator<'_> {
                 None
             }
             (Some(v), None) => self.string(ctx, key, v, Some(redactor)).map(|s| {
-                redactor.add(s.clone());
+                // A URL written in the file is not secret as a whole (its query values and
+                // substituted variables are masked on display); a password or key is.
+                if !key.ends_with("url") {
+                    redactor.add(s.clone());
+                }
                 Secret::new(s)
             }),
             (None, Some(f)) => self

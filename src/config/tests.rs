@@ -293,3 +293,112 @@ fn sizes_parse_with_units() {
     assert_eq!(parse_size("2 MB"), Some(2_000_000));
     assert_eq!(parse_size("lots"), None);
 }
+
+#[test]
+fn channel_errors_are_reported_with_lines() {
+    let text = r#"
+[alerting]
+channels = ["team-slak"]
+
+[[channel]]
+name = "mail"
+type = "email"
+host = "smtp.example.com"
+from = "not an address"
+to = ["ok@example.com"]
+password_file = "/nonexistent/pw"
+url = "https://x/"
+
+[[channel]]
+name = "team-slack"
+type = "slack"
+url = "http://hooks.example.com/x"
+
+[[channel]]
+name = "x"
+type = "pager"
+
+[[target]]
+name = "api"
+url = "https://api.example.com/"
+channels = ["mail", "nope"]
+severity_overrides = { too_slowly = "critical", tls_expiring = "loud" }
+"#;
+    let errs = errors(text);
+    let expect = [
+        "monitor.toml:3:13: alerting: channels: no channel named \"team-slak\" (did you mean \"team-slack\"?)",
+        "monitor.toml:9:8: channel \"mail\": from: \"not an address\" is not an email address",
+        "monitor.toml:11:17: channel \"mail\": password_file: cannot read secret file /nonexistent/pw",
+        "monitor.toml:12:7: channel \"mail\": url: does not apply to a email channel",
+        "monitor.toml:17:7: channel \"team-slack\": url: a Slack webhook URL must be https",
+        "monitor.toml:21:8: channel \"x\": type: \"pager\" is not one of email | slack | webhook",
+        "monitor.toml:26:21: target \"api\": channels: no channel named \"nope\"",
+        "monitor.toml:27:37: target \"api\": severity_overrides: unknown failure kind \"too_slowly\" (did you mean \"too_slow\"?)",
+        "monitor.toml:27:64: target \"api\": severity_overrides.tls_expiring: \"loud\" is not one of critical | warning | none",
+    ];
+    assert_eq!(errs.len(), expect.len(), "{errs:#?}");
+    for (got, want) in errs.iter().zip(expect) {
+        assert!(got.starts_with(want), "got  {got}\nwant {want}...");
+    }
+}
+
+#[test]
+fn alert_policy_inherits_and_overrides() {
+    let text = r#"
+[alerting]
+failure_threshold = 3
+repeat_interval = "0s"
+channels = ["hook"]
+
+[[channel]]
+name = "hook"
+type = "webhook"
+url = "http://127.0.0.1:1/h?token=${T}"
+
+[[channel]]
+name = "chat"
+type = "slack"
+url = "http://127.0.0.1:2/s"
+
+[[target]]
+name = "a"
+url = "http://127.0.0.1:1/"
+
+[[target]]
+name = "b"
+url = "http://127.0.0.1:1/"
+channels = ["chat"]
+failure_threshold = 1
+severity_overrides = { too_slow = "critical", tls_expiring = "none" }
+"#;
+    let c = parse_str(text, &[("T", "tok-secret")]).unwrap();
+    let (a, b) = (&c.targets[0].alert, &c.targets[1].alert);
+    assert_eq!(a.failure_threshold, 3);
+    assert_eq!(a.repeat_interval, None);
+    assert_eq!(
+        a.channels.iter().map(|c| &**c).collect::<Vec<_>>(),
+        vec!["hook"]
+    );
+    assert_eq!(b.failure_threshold, 1);
+    assert_eq!(
+        b.channels.iter().map(|c| &**c).collect::<Vec<_>>(),
+        vec!["chat"]
+    );
+    assert_eq!(
+        b.severity_of(crate::probe::FailureKind::TooSlow),
+        Some(crate::alert::Severity::Critical)
+    );
+    assert_eq!(b.severity_of(crate::probe::FailureKind::TlsExpiring), None);
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.contains("plain http (allowed only because the host is loopback)")),
+        "{:?}",
+        c.warnings
+    );
+    match &c.channels[0].kind {
+        ChannelKind::Webhook(w) => assert_eq!(w.display_url, "http://127.0.0.1:1/h?token=***"),
+        other => panic!("{other:?}"),
+    }
+    assert!(!format!("{c:?}").contains("tok-secret"));
+}

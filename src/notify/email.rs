@@ -216,3 +216,50 @@ impl EmailNotifier {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::Severity;
+    use crate::probe::{Failure, FailureKind};
+    use chrono::TimeZone;
+
+    #[test]
+    fn bodies_name_conditions_and_escape_html() {
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap();
+        let n = Notification {
+            id: "id-9".into(),
+            kind: TransitionKind::Resolved,
+            severity: Severity::Warning,
+            target: "api".into(),
+            url: "https://x.example/?a=1&b=<2>".into(),
+            conditions: vec![Failure::new(FailureKind::TooSlow, "latency 4.2 s > 3 s")],
+            started_at: t0,
+            resolved_at: Some(t0 + chrono::Duration::minutes(12)),
+            location: "local".into(),
+            last_result: serde_json::Value::Null,
+            test: false,
+        };
+        let (text, html) = bodies(&n);
+        assert!(
+            text.starts_with("api has recovered (warning alert).\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  - too_slow: latency 4.2 s > 3 s\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Resolved: 2026-11-23 10:12:00 UTC (lasted 12m)"),
+            "{text}"
+        );
+        assert!(
+            html.contains("<li><code>too_slow</code> latency 4.2 s &gt; 3 s</li>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("https://x.example/?a=1&amp;b=&lt;2&gt;"),
+            "{html}"
+        );
+    }
+}

@@ -482,3 +482,20 @@ impl FlipServer {
         format!("http://127.0.0.1:{}/flip", self.server.port())
     }
 }
+
+impl TestCa {
+    /// A leaf for `names` as PEM strings (certificate, PKCS#8 key), for servers that read files.
+    pub fn leaf_pem(&self, names: &[&str]) -> (String, String) {
+        let mut params =
+            CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, names.first().copied().unwrap_or("leaf"));
+        params.distinguished_name = dn;
+        params.not_before = time::OffsetDateTime::now_utc() - time::Duration::days(1);
+        params.not_after = time::OffsetDateTime::now_utc() + time::Duration::days(30);
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+}
