@@ -360,7 +360,16 @@ fn result(failing: bool, at: DateTime<Utc>) -> ProbeResult {
     }
 }
 
-#[tokio::test]
+/// Wall time that follows tokio's (paused) clock from 2026-11-23 10:00 UTC.
+fn paused_wall() -> WallClock {
+    let start = tokio::time::Instant::now();
+    let base = Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap();
+    Arc::new(move || {
+        base + chrono::Duration::from_std(tokio::time::Instant::now() - start).unwrap()
+    })
+}
+
+#[tokio::test(start_paused = true)]
 async fn pipeline_queues_firing_reminders_and_resolved_once_per_channel() {
     let cfg = config(
         "[alerting]\nfailure_threshold = 2\nsuccess_threshold = 2\nrepeat_interval = \"10m\"\nchannels = [\"a\", \"b\"]\n\n\
@@ -369,19 +378,19 @@ async fn pipeline_queues_firing_reminders_and_resolved_once_per_channel() {
     );
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let clock = Clock::new();
+    let wall = paused_wall();
     let (engine, _) = upwatch::alert::engine::Engine::resume(vec![], &cfg.targets, "local", vec![]);
     let alerts = upwatch::pipeline::Alerts {
         engine,
         store: store.clone(),
         wakers: Wakers::new(["a", "b"]),
     };
-    let mut p = upwatch::pipeline::Pipeline::new(&cfg.targets, Some(alerts), clock.wall());
-    // One probe a minute: 25 minutes failing, then 3 good.
+    let mut p = upwatch::pipeline::Pipeline::new(&cfg.targets, Some(alerts), wall.clone());
+    // One probe a minute on tokio's paused clock: 25 minutes failing, then 3 good.
     for minute in 0..28 {
         let failing = minute < 25;
-        p.handle(&result(failing, clock.now())).await;
-        clock.advance(Duration::from_secs(60));
+        p.handle(&result(failing, wall())).await;
+        tokio::time::advance(Duration::from_secs(60)).await;
     }
     let queued = |channel: &'static str| {
         let store = store.clone();
@@ -495,4 +504,26 @@ async fn maintenance_holds_firing_until_the_window_ends() {
         30,
         "fires at the first probe after the window"
     );
+}
+
+#[tokio::test]
+async fn alerts_of_a_removed_target_are_dropped() {
+    let cfg = config("");
+    let firing = upwatch::alert::AlertState {
+        phase: upwatch::alert::AlertPhase::Firing,
+        fail_streak: 4,
+        ..Default::default()
+    };
+    let states = vec![
+        ((Arc::from("api"), Severity::Critical), firing.clone()),
+        ((Arc::from("gone"), Severity::Critical), firing.clone()),
+    ];
+    let (engine, dropped) =
+        upwatch::alert::engine::Engine::resume(states, &cfg.targets, "local", vec![]);
+    assert_eq!(
+        dropped,
+        vec![((Arc::from("gone"), Severity::Critical), None)]
+    );
+    assert_eq!(engine.state("api", Severity::Critical), firing);
+    assert_eq!(engine.state("gone", Severity::Critical), Default::default());
 }
