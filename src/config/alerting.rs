@@ -12,7 +12,7 @@ use toml::Spanned;
 use url::Url;
 
 use super::raw::{RawAlerting, RawChannel, RawMaintenance, RawTarget, S};
-use super::{valid_name, Validator};
+use super::Validator;
 use crate::alert::{AlertPolicy, Severity};
 use crate::probe::FailureKind;
 use crate::secret::{Redactor, Secret};
@@ -288,28 +288,7 @@ impl Validator<'_> {
         warnings: &mut Vec<String>,
     ) -> Option<ChannelConfig> {
         let mut redactor = Redactor::default();
-        let name = match &r.name {
-            Some(n) => self.string(ctx, "name", n, None).and_then(|s| {
-                if valid_name(&s) {
-                    Some(s)
-                } else {
-                    self.d.push(
-                        n.span(),
-                        ctx,
-                        format!("name: {s:?} must be 1-64 characters of a-z, 0-9, _ and -"),
-                    );
-                    None
-                }
-            }),
-            None => {
-                self.d.push(
-                    span.clone(),
-                    ctx,
-                    "missing key \"name\", e.g. name = \"team-slack\"",
-                );
-                None
-            }
-        };
+        let name = self.name(ctx, &r.name, span.clone(), "\"team-slack\"");
         let Some(kind_v) = &r.kind else {
             self.d.push(
                 span,
@@ -376,6 +355,11 @@ impl Validator<'_> {
         let timeout = self
             .duration(ctx, "timeout", &r.timeout, false)
             .map(|d| d.unwrap_or(Duration::from_secs(10)));
+        let url_at = r
+            .url
+            .as_ref()
+            .or(r.url_file.as_ref())
+            .map_or(span.clone(), |s| s.span());
         let kind = match kind_name.as_str() {
             "email" => self
                 .email(r, span.clone(), ctx, &mut redactor)
@@ -392,14 +376,8 @@ impl Validator<'_> {
                 )?;
                 let parsed = Url::parse(url.expose())
                     .map_err(|e| {
-                        self.d.push(
-                            r.url
-                                .as_ref()
-                                .or(r.url_file.as_ref())
-                                .map_or(span.clone(), |s| s.span()),
-                            ctx,
-                            format!("url: not a valid URL ({e})"),
-                        )
+                        self.d
+                            .push(url_at.clone(), ctx, format!("url: not a valid URL ({e})"))
                     })
                     .ok()?;
                 let loopback = parsed.host_str().is_some_and(is_loopback);
@@ -407,7 +385,7 @@ impl Validator<'_> {
                     if loopback {
                         warnings.push(format!("{ctx}: Slack webhook over plain http (allowed only because the host is loopback)"));
                     } else {
-                        self.d.push(r.url.as_ref().or(r.url_file.as_ref()).map_or(span.clone(), |s| s.span()), ctx, "url: a Slack webhook URL must be https (plain http only for loopback hosts)");
+                        self.d.push(url_at.clone(), ctx, "url: a Slack webhook URL must be https (plain http only for loopback hosts)");
                         return None;
                     }
                 }

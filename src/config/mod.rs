@@ -524,6 +524,35 @@ impl Validator<'_> {
         }
     }
 
+    /// A required `name`: 1-64 characters of a-z, 0-9, _ and -.
+    fn name(
+        &mut self,
+        ctx: &str,
+        v: &S<String>,
+        table: Range<usize>,
+        example: &str,
+    ) -> Option<String> {
+        let Some(n) = v else {
+            self.d.push(
+                table,
+                ctx,
+                format!("missing key \"name\", e.g. name = {example}"),
+            );
+            return None;
+        };
+        let s = self.string(ctx, "name", n, None)?;
+        if valid_name(&s) {
+            Some(s)
+        } else {
+            self.d.push(
+                n.span(),
+                ctx,
+                format!("name: {s:?} must be 1-64 characters of a-z, 0-9, _ and -"),
+            );
+            None
+        }
+    }
+
     fn duration(
         &mut self,
         ctx: &str,
@@ -817,24 +846,7 @@ impl Validator<'_> {
             );
         };
 
-        let name = match &r.name {
-            Some(n) => self.string(ctx, "name", n, None).and_then(|s| {
-                if valid_name(&s) {
-                    Some(s)
-                } else {
-                    self.d.push(
-                        n.span(),
-                        ctx,
-                        format!("name: {s:?} must be 1-64 characters of a-z, 0-9, _ and -"),
-                    );
-                    None
-                }
-            }),
-            None => {
-                missing(self, "name", "\"my-api\"");
-                None
-            }
-        };
+        let name = self.name(ctx, &r.name, span.clone(), "\"my-api\"");
 
         let url = match &r.url {
             Some(u) => self.string(ctx, "url", u, Some(&mut redactor)).and_then(|text| {

@@ -135,10 +135,14 @@ pub fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, TlsSetup
             roots.add(c)?;
         }
     }
-    let inner: Arc<dyn ServerCertVerifier> = if roots.is_empty() {
-        Arc::new(NoRoots(provider.clone()))
+    // With no root at all (no ca-certificates, no tls_ca_file) every chain is untrusted.
+    let inner = if roots.is_empty() {
+        None
     } else {
-        WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone()).build()?
+        Some(
+            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                .build()?,
+        )
     };
     let verifier = Arc::new(CapturingVerifier {
         inner,
@@ -178,7 +182,7 @@ pub async fn capture_presented<F: std::future::Future>(
 /// presented leaf certificate first.
 #[derive(Debug)]
 struct CapturingVerifier {
-    inner: Arc<dyn ServerCertVerifier>,
+    inner: Option<Arc<WebPkiServerVerifier>>,
     provider: Arc<CryptoProvider>,
     insecure: bool,
 }
@@ -197,8 +201,14 @@ impl ServerCertVerifier for CapturingVerifier {
         if self.insecure {
             return Ok(ServerCertVerified::assertion());
         }
-        self.inner
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        match &self.inner {
+            Some(v) => {
+                v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            }
+            None => Err(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer,
+            )),
+        }
     }
 
     fn verify_tls12_signature(
@@ -233,57 +243,6 @@ impl ServerCertVerifier for CapturingVerifier {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
-    }
-}
-
-/// Stand-in verifier when no root certificate exists at all: every chain is untrusted.
-#[derive(Debug)]
-struct NoRoots(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for NoRoots {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Err(rustls::Error::InvalidCertificate(
-            CertificateError::UnknownIssuer,
-        ))
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 
