@@ -100,12 +100,28 @@ pub async fn run(
         &tracker,
     );
     tracker.close();
+    // Start times are spread over each interval, so say when results will come.
+    let first_within = config
+        .targets
+        .iter()
+        .filter_map(|t| match &t.schedule {
+            crate::schedule::ScheduleSpec::Interval(d) => Some(*d),
+            crate::schedule::ScheduleSpec::Cron(_) => None,
+        })
+        .max();
+    let when = match first_within {
+        Some(d) => format!(
+            "first results within {} (start times are spread across each interval)",
+            humantime::format_duration(d)
+        ),
+        None => "first results at their cron times".to_string(),
+    };
     tracing::info!(
         targets = config.targets.len(),
         channels = notifiers.len(),
         config = %config.path.display(),
         store = %store.path().display(),
-        "upwatch started: probing {} target(s)",
+        "upwatch started: probing {} target(s); {when}",
         config.targets.len()
     );
 

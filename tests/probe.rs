@@ -425,13 +425,18 @@ async fn https_self_signed_leaf_is_unknown_issuer() {
         None,
     )
     .await;
-    assert!(
-        matches!(
-            kinds(&r)[..],
-            [FailureKind::TlsUnknownIssuer] | [FailureKind::TlsHandshake]
-        ),
+    assert_eq!(
+        kinds(&r),
+        vec![FailureKind::TlsUnknownIssuer],
         "{:?}",
         r.failures
+    );
+    assert!(
+        r.failures[0]
+            .detail
+            .starts_with("self-signed certificate (CN=localhost, O=upwatch tests) is not trusted"),
+        "{}",
+        r.failures[0].detail
     );
 }
 

@@ -365,6 +365,14 @@ fn classify_certificate_error(
             };
             (FailureKind::TlsNotYetValid, detail)
         }
+        CertificateError::UnknownIssuer if presented.is_some_and(|p| p.subject == p.issuer) => {
+            (FailureKind::TlsUnknownIssuer, self_signed_detail(presented))
+        }
+        // webpki's verdict on a self-signed certificate marked as a CA, which is what
+        // `openssl req -x509` produces.
+        CertificateError::Other(other) if other.to_string().contains("CaUsedAsEndEntity") => {
+            (FailureKind::TlsUnknownIssuer, self_signed_detail(presented))
+        }
         CertificateError::UnknownIssuer => {
             let issuer = presented
                 .map(|p| format!(" (issuer: {})", p.issuer))
@@ -399,6 +407,13 @@ fn classify_certificate_error(
             format!("certificate rejected: {other:?}"),
         ),
     }
+}
+
+fn self_signed_detail(presented: Option<&TlsFacts>) -> String {
+    let subject = presented
+        .map(|p| format!(" ({})", p.subject))
+        .unwrap_or_default();
+    format!("self-signed certificate{subject} is not trusted; add it to tls_ca_file to trust it")
 }
 
 fn server_name_str(n: &ServerName<'_>) -> String {
