@@ -50,7 +50,14 @@ async fn an_outage_yields_exactly_one_firing_and_one_resolved_per_channel() {
     let target = FlipServer::start(200).await;
     let hook = Receiver::start(Behaviour::FailFirst { n: 1, status: 502 }).await;
     let chat = Receiver::start(Behaviour::Ok).await;
+    let mut smtp = smtp_server().await;
     let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        smtp.dir.path().join("test-ca.pem"),
+        dir.path().join("smtp-ca.pem"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("smtp_password"), "pw-123\n").unwrap();
     let cfg = write(
         dir.path(),
         &format!(
@@ -63,7 +70,18 @@ shutdown_grace = "5s"
 failure_threshold = 2
 success_threshold = 2
 repeat_interval = "0s"
-channels = ["hook", "chat"]
+channels = ["hook", "chat", "mail"]
+
+[[channel]]
+name = "mail"
+type = "email"
+host = "localhost"
+port = {}
+username = "upwatch"
+password_file = "smtp_password"
+tls_ca_file = "smtp-ca.pem"
+from = "upwatch <upwatch@example.com>"
+to = ["oncall@example.com"]
 
 [[channel]]
 name = "hook"
@@ -82,6 +100,7 @@ url = "{}"
 interval = "200ms"
 timeout = "200ms"
 "#,
+            smtp.port,
             hook.url(),
             chat.url(),
             target.url()
@@ -114,6 +133,19 @@ timeout = "200ms"
         .header("x-upwatch-signature")
         .unwrap()
         .starts_with("sha256="));
+    let mail = smtp
+        .next_message(Duration::from_secs(20))
+        .await
+        .expect("firing email");
+    assert!(
+        mail["data"]
+            .as_str()
+            .unwrap()
+            .contains("Subject: [FIRING] flappy: HTTP 500 (critical)"),
+        "{mail}"
+    );
+    assert_eq!(mail["tls"], true);
+    assert_eq!(mail["authenticated"], true);
 
     target.set(200);
     let resolved = chat.wait_for(2, Duration::from_secs(20)).await;
@@ -128,6 +160,17 @@ timeout = "200ms"
         .as_str()
         .unwrap()
         .starts_with("[RESOLVED] flappy after"));
+    let mail = smtp
+        .next_message(Duration::from_secs(20))
+        .await
+        .expect("resolved email");
+    assert!(
+        mail["data"]
+            .as_str()
+            .unwrap()
+            .contains("Subject: [RESOLVED] flappy after"),
+        "{mail}"
+    );
 
     // Healthy again for a while: nothing more.
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -141,6 +184,12 @@ timeout = "200ms"
         hook.requests().len(),
         3,
         "firing (twice: one retry) + resolved on the webhook"
+    );
+    assert!(
+        smtp.next_message(Duration::from_millis(300))
+            .await
+            .is_none(),
+        "exactly two emails"
     );
 }
 

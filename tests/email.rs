@@ -3,61 +3,14 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
-use tokio::io::{AsyncBufReadExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdout, Command};
+use tokio::process::Command;
 use upwatch::alert::{Severity, TransitionKind};
 use upwatch::config::{self, Env};
 use upwatch::notify::{Notification, Notifier};
 use upwatch::probe::{Failure, FailureKind};
-
-struct Smtp {
-    port: u16,
-    lines: Lines<BufReader<ChildStdout>>,
-    _child: Child,
-    dir: tempfile::TempDir,
-}
-
-async fn smtp_server() -> Smtp {
-    let dir = tempfile::tempdir().unwrap();
-    let ca = TestCa::new("upwatch SMTP test CA");
-    let (cert, key) = ca.leaf_pem(&["localhost"]);
-    std::fs::write(dir.path().join("cert.pem"), cert).unwrap();
-    std::fs::write(dir.path().join("key.pem"), key).unwrap();
-    ca.write_pem(dir.path());
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp_server.py");
-    let mut child = Command::new("python3")
-        .arg(script)
-        .arg(dir.path().join("cert.pem"))
-        .arg(dir.path().join("key.pem"))
-        .args(["upwatch", "pw-123"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("python3 is needed for the SMTP tests (tests/run installs aiosmtpd)");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let ready = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await
-        .expect("SMTP server ready within 30 s")
-        .unwrap()
-        .expect("SMTP server printed nothing: is aiosmtpd installed? (pip install aiosmtpd, or run tests/run)");
-    let port = ready
-        .strip_prefix("READY ")
-        .expect("READY line")
-        .parse()
-        .unwrap();
-    Smtp {
-        port,
-        lines,
-        _child: child,
-        dir,
-    }
-}
 
 fn channel_config(smtp: &Smtp, password: &str) -> String {
     format!(

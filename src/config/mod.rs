@@ -215,7 +215,12 @@ impl Env {
     }
 
     fn var(&self, name: &str) -> Option<String> {
-        (self.vars)(name).filter(|v| !v.is_empty() || name != "CREDENTIALS_DIRECTORY")
+        (self.vars)(name)
+    }
+
+    /// A folder systemd passes in the environment; empty counts as unset.
+    fn dir_var(&self, name: &str) -> Option<String> {
+        self.var(name).filter(|v| !v.is_empty())
     }
 }
 
@@ -254,7 +259,7 @@ pub fn parse(path: &Path, text: &str, env: &Env) -> Result<Config, ConfigError> 
         .unwrap_or(Path::new("."))
         .to_path_buf();
 
-    let mut daemon: Option<(RawDaemon, Range<usize>)> = None;
+    let mut daemon: Option<RawDaemon> = None;
     let mut defaults: Option<(RawDefaults, Range<usize>)> = None;
     let mut targets: Vec<(RawTarget, Range<usize>, String)> = Vec::new();
     let mut alerting: Option<RawAlerting> = None;
@@ -263,7 +268,7 @@ pub fn parse(path: &Path, text: &str, env: &Env) -> Result<Config, ConfigError> 
     for (key, value) in root.into_inner() {
         let span = value.span();
         match key.get_ref().as_ref() {
-            "daemon" => daemon = section(&mut d, "daemon", value).map(|r| (r, span)),
+            "daemon" => daemon = section(&mut d, "daemon", value),
             "defaults" => defaults = section(&mut d, "defaults", value).map(|r| (r, span)),
             "alerting" => alerting = section(&mut d, "alerting", value),
             "target" => targets = array_section(&mut d, "target", value),
@@ -279,8 +284,8 @@ pub fn parse(path: &Path, text: &str, env: &Env) -> Result<Config, ConfigError> 
         config_dir: config_dir.clone(),
         text,
     };
-    let (raw_daemon, daemon_span) = daemon.unwrap_or_default();
-    let daemon = v.daemon(&raw_daemon, daemon_span);
+    let raw_daemon = daemon.unwrap_or_default();
+    let daemon = v.daemon(&raw_daemon);
     let (raw_defaults, _) = defaults.unwrap_or_default();
     let defaults = v.defaults(&raw_defaults);
 
@@ -685,7 +690,7 @@ impl Validator<'_> {
         redactor: &mut Redactor,
     ) -> Option<String> {
         let name = self.string(ctx, key, v, None)?;
-        let creds = self.env.var("CREDENTIALS_DIRECTORY").map(PathBuf::from);
+        let creds = self.env.dir_var("CREDENTIALS_DIRECTORY").map(PathBuf::from);
         let path = env::resolve_secret_path(&name, creds.as_deref(), &self.config_dir);
         match env::read_secret_file(&path) {
             Ok(s) => {
@@ -703,13 +708,13 @@ impl Validator<'_> {
         }
     }
 
-    fn daemon(&mut self, r: &RawDaemon, span: Range<usize>) -> Option<Daemon> {
+    fn daemon(&mut self, r: &RawDaemon) -> Option<Daemon> {
         let ctx = "daemon";
         let state_dir = match &r.state_dir {
             Some(s) => self.string(ctx, "state_dir", s, None).map(PathBuf::from),
             None => Some(PathBuf::from("state")),
         };
-        let state_dir = state_dir.map(|p| match self.env.var("STATE_DIRECTORY") {
+        let state_dir = state_dir.map(|p| match self.env.dir_var("STATE_DIRECTORY") {
             // systemd may pass several, colon-separated; the first is ours.
             Some(dirs) => PathBuf::from(dirs.split(':').next().unwrap_or(&dirs)),
             None if p.is_relative() => self.config_dir.join(p),
@@ -756,7 +761,6 @@ impl Validator<'_> {
         };
         let max_concurrency = self.int_in(ctx, "max_concurrency", &r.max_concurrency, 1..1_000_001);
         let grace = self.duration(ctx, "shutdown_grace", &r.shutdown_grace, true);
-        let _ = span;
         Some(Daemon {
             state_dir: state_dir?,
             listen: listen?,

@@ -499,3 +499,62 @@ impl TestCa {
         (cert.pem(), key.serialize_pem())
     }
 }
+
+/// A real SMTP server (aiosmtpd via tests/smtp_server.py): STARTTLS required, AUTH as
+/// upwatch / pw-123, its CA in `dir/test-ca.pem`; one JSON line per received message.
+pub struct Smtp {
+    pub port: u16,
+    pub lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    _child: tokio::process::Child,
+    pub dir: tempfile::TempDir,
+}
+
+pub async fn smtp_server() -> Smtp {
+    use tokio::io::AsyncBufReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("upwatch SMTP test CA");
+    let (cert, key) = ca.leaf_pem(&["localhost"]);
+    std::fs::write(dir.path().join("cert.pem"), cert).unwrap();
+    std::fs::write(dir.path().join("key.pem"), key).unwrap();
+    ca.write_pem(dir.path());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp_server.py");
+    let mut child = tokio::process::Command::new("python3")
+        .arg(script)
+        .arg(dir.path().join("cert.pem"))
+        .arg(dir.path().join("key.pem"))
+        .args(["upwatch", "pw-123"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python3 is needed for the SMTP tests (tests/run installs aiosmtpd)");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let ready = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("SMTP server ready within 30 s")
+        .unwrap()
+        .expect("SMTP server printed nothing: is aiosmtpd installed? (pip install aiosmtpd, or run tests/run)");
+    let port = ready
+        .strip_prefix("READY ")
+        .expect("READY line")
+        .parse()
+        .unwrap();
+    Smtp {
+        port,
+        lines,
+        _child: child,
+        dir,
+    }
+}
+
+impl Smtp {
+    /// The next received message as JSON (`mail_from`, `rcpt_tos`, `tls`, `authenticated`, `data`).
+    pub async fn next_message(&mut self, limit: Duration) -> Option<serde_json::Value> {
+        let line = tokio::time::timeout(limit, self.lines.next_line())
+            .await
+            .ok()?
+            .ok()??;
+        serde_json::from_str(&line).ok()
+    }
+}
