@@ -360,20 +360,24 @@ impl Validator<'_> {
             .as_ref()
             .or(r.url_file.as_ref())
             .map_or(span.clone(), |s| s.span());
-        let kind = match kind_name.as_str() {
-            "email" => self
+        // Slack and webhook channels both need a URL (a credential for Slack).
+        let url = match kind_name.as_str() {
+            "email" => None,
+            _ => Some(self.secret_pair(
+                ctx,
+                "url",
+                &r.url,
+                &r.url_file,
+                &mut redactor,
+                span.clone(),
+                true,
+            )?),
+        };
+        let kind = match (kind_name.as_str(), url) {
+            ("email", _) | (_, None) => self
                 .email(r, span.clone(), ctx, &mut redactor)
                 .map(ChannelKind::Email),
-            "slack" => {
-                let url = self.secret_pair(
-                    ctx,
-                    "url",
-                    &r.url,
-                    &r.url_file,
-                    &mut redactor,
-                    span.clone(),
-                    true,
-                )?;
+            ("slack", Some(url)) => {
                 let parsed = Url::parse(url.expose())
                     .map_err(|e| {
                         self.d
@@ -391,26 +395,12 @@ impl Validator<'_> {
                 }
                 Some(ChannelKind::Slack(SlackChannel { url }))
             }
-            _ => {
-                let url = self.secret_pair(
-                    ctx,
-                    "url",
-                    &r.url,
-                    &r.url_file,
-                    &mut redactor,
-                    span.clone(),
-                    true,
-                )?;
-                let at = r
-                    .url
-                    .as_ref()
-                    .or(r.url_file.as_ref())
-                    .map_or(span.clone(), |s| s.span());
+            (_, Some(url)) => {
                 let parsed = match Url::parse(url.expose()) {
                     Ok(u) if matches!(u.scheme(), "http" | "https") => u,
                     _ => {
                         self.d
-                            .push(at, ctx, "url: must be an http:// or https:// URL");
+                            .push(url_at, ctx, "url: must be an http:// or https:// URL");
                         return None;
                     }
                 };
