@@ -16,3 +16,19 @@ pub mod secret;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;
+
+/// An error with its causes, `outer: cause: root`, skipping causes whose text the outer
+/// message already contains (hyper, reqwest and lettre put the useful part in the source).
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
+}

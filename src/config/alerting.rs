@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -594,20 +594,7 @@ impl Validator<'_> {
                 None
             }
         };
-        let tls_ca_file = match &r.tls_ca_file {
-            Some(f) => self.string(ctx, "tls_ca_file", f, None).and_then(|name| {
-                let path = if Path::new(&name).is_absolute() {
-                    PathBuf::from(&name)
-                } else {
-                    self.config_dir.join(&name)
-                };
-                crate::probe::tls::load_ca_file(&path)
-                    .map(|_| Some(path))
-                    .map_err(|e| self.d.push(f.span(), ctx, format!("tls_ca_file: {e}")))
-                    .ok()
-            }),
-            None => Some(None),
-        };
+        let tls_ca_file = self.ca_file(ctx, &r.tls_ca_file);
         Some(EmailChannel {
             host: host?,
             port: port?,

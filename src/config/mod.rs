@@ -529,6 +529,28 @@ impl Validator<'_> {
         }
     }
 
+    /// An optional PEM CA file (relative to the config file), checked to hold certificates.
+    /// Empty means none.
+    fn ca_file(&mut self, ctx: &str, v: &S<String>) -> Option<Option<PathBuf>> {
+        let Some(f) = v else { return Some(None) };
+        let name = self.string(ctx, "tls_ca_file", f, None)?;
+        if name.is_empty() {
+            return Some(None);
+        }
+        let path = if Path::new(&name).is_absolute() {
+            PathBuf::from(&name)
+        } else {
+            self.config_dir.join(&name)
+        };
+        match crate::probe::tls::load_ca_file(&path) {
+            Ok(_) => Some(Some(path)),
+            Err(e) => {
+                self.d.push(f.span(), ctx, format!("tls_ca_file: {e}"));
+                None
+            }
+        }
+    }
+
     /// A required `name`: 1-64 characters of a-z, 0-9, _ and -.
     fn name(
         &mut self,
@@ -1037,26 +1059,7 @@ impl Validator<'_> {
         let tls_min_days = self
             .int_in(ctx, "tls_min_days", &r.tls_min_days, 0..3651)
             .map(|n| n.map_or(def.tls_min_days, |n| n as u32));
-        let ca_file = match &r.tls_ca_file {
-            Some(f) => self.string(ctx, "tls_ca_file", f, None).and_then(|name| {
-                if name.is_empty() {
-                    return Some(None);
-                }
-                let path = if Path::new(&name).is_absolute() {
-                    PathBuf::from(&name)
-                } else {
-                    self.config_dir.join(&name)
-                };
-                match crate::probe::tls::load_ca_file(&path) {
-                    Ok(_) => Some(Some(path)),
-                    Err(e) => {
-                        self.d.push(f.span(), ctx, format!("tls_ca_file: {e}"));
-                        None
-                    }
-                }
-            }),
-            None => Some(None),
-        };
+        let ca_file = self.ca_file(ctx, &r.tls_ca_file);
         let insecure = r.tls_insecure.as_ref().is_some_and(|b| *b.get_ref());
         let ip_version = self
             .ip_version(ctx, &r.ip_version)

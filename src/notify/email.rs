@@ -206,7 +206,7 @@ impl EmailNotifier {
             Ok(_) => Ok(()),
             Err(e) => {
                 let code = e.status().map(|c| format!("SMTP {c} ")).unwrap_or_default();
-                let text = format!("{code}{}", super::error_chain(&e));
+                let text = format!("{code}{}", crate::error_chain(&e));
                 if e.is_permanent() {
                     Err(SendError::permanent(text))
                 } else {

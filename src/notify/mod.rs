@@ -288,7 +288,7 @@ pub(crate) async fn http_outcome(
     let resp = match result {
         Ok(r) => r,
         // Connect errors, timeouts, resets: the receiver may come back.
-        Err(e) => return Err(SendError::transient(error_chain(&e))),
+        Err(e) => return Err(SendError::transient(crate::error_chain(&e))),
     };
     let status = resp.status();
     if status.is_success() {
@@ -331,20 +331,6 @@ pub fn parse_retry_after(v: &str, now: DateTime<Utc>) -> Option<Duration> {
     }
     let at = DateTime::parse_from_rfc2822(v).ok()?.with_timezone(&Utc);
     Some((at - now).to_std().unwrap_or(Duration::ZERO))
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
-        }
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -215,7 +215,7 @@ impl TargetProber {
                 failures.push(Failure::in_phase(
                     FailureKind::Io,
                     Phase::Ttfb,
-                    format!("no response: {}", hyper_error_text(&e)),
+                    format!("no response: {}", crate::error_chain(&e)),
                 ));
                 return finish(result, laps, failures);
             }
@@ -259,7 +259,7 @@ impl TargetProber {
                         format!(
                             "body cut off after {} bytes: {}",
                             info.size,
-                            hyper_error_text(&e)
+                            crate::error_chain(&e)
                         ),
                     ));
                     body_failed = true;
@@ -547,7 +547,7 @@ impl TargetProber {
             failure: Failure::in_phase(
                 FailureKind::Io,
                 Phase::Ttfb,
-                format!("HTTP handshake failed: {}", hyper_error_text(&e)),
+                format!("HTTP handshake failed: {}", crate::error_chain(&e)),
             ),
             remote: Some(remote),
             tls,
@@ -668,18 +668,6 @@ fn secs(d: Duration) -> String {
     } else {
         format!("{:.1} ms", d.as_secs_f64() * 1000.0)
     }
-}
-
-/// hyper's error text with its cause chain (hyper puts the useful part in the source).
-fn hyper_error_text(e: &hyper::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]

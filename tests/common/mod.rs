@@ -304,6 +304,30 @@ pub fn full_backlog() -> FullBacklog {
     }
 }
 
+/// Serves plain HTTP (h1 or h2) on `listener`, answering every request with `handler`.
+fn serve<F, Fut>(listener: TcpListener, handler: F) -> Server
+where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Response<TestBody>> + Send + 'static,
+{
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let handler = handler.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req| {
+                    let fut = handler(req);
+                    async move { Ok::<_, Infallible>(fut.await) }
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tcp), svc)
+                    .await;
+            });
+        }
+    });
+    Server { addr, task }
+}
+
 /// What a [`Receiver`] does with each request.
 #[derive(Clone, Debug)]
 pub enum Behaviour {
@@ -348,64 +372,49 @@ impl Receiver {
     }
 
     pub fn start_on(listener: TcpListener, behaviour: Behaviour) -> Receiver {
-        let addr = listener.local_addr().unwrap();
         let seen: Arc<std::sync::Mutex<Vec<Received>>> = Arc::default();
         let notify = Arc::new(tokio::sync::Notify::new());
         let (seen2, notify2) = (seen.clone(), notify.clone());
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((tcp, _)) = listener.accept().await else {
-                    return;
-                };
-                let (seen, notify, behaviour) = (seen2.clone(), notify2.clone(), behaviour.clone());
-                tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
-                        let (seen, notify, behaviour) =
-                            (seen.clone(), notify.clone(), behaviour.clone());
-                        async move {
-                            use http_body_util::BodyExt;
-                            let (parts, body) = req.into_parts();
-                            let body = body
-                                .collect()
-                                .await
-                                .map(|b| b.to_bytes())
-                                .unwrap_or_default();
-                            let n = {
-                                let mut s = seen.lock().unwrap();
-                                s.push(Received {
-                                    headers: parts.headers,
-                                    body,
-                                });
-                                s.len()
-                            };
-                            notify.notify_waiters();
-                            let mut resp = Response::new(TestBody::full("ok"));
-                            match behaviour {
-                                Behaviour::Ok => {}
-                                Behaviour::FailFirst { n: k, status } if n <= k => {
-                                    *resp.status_mut() = StatusCode::from_u16(status).unwrap();
-                                }
-                                Behaviour::FailFirst { .. } => {}
-                                Behaviour::RateLimitOnce { secs } if n == 1 => {
-                                    *resp.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-                                    resp.headers_mut()
-                                        .insert("retry-after", secs.to_string().parse().unwrap());
-                                }
-                                Behaviour::RateLimitOnce { .. } => {}
-                                Behaviour::Hang => std::future::pending::<()>().await,
-                                Behaviour::Reject => *resp.status_mut() = StatusCode::BAD_REQUEST,
-                            }
-                            Ok::<_, Infallible>(resp)
-                        }
+        let server = serve(listener, move |req: Request<Incoming>| {
+            let (seen, notify, behaviour) = (seen2.clone(), notify2.clone(), behaviour.clone());
+            async move {
+                use http_body_util::BodyExt;
+                let (parts, body) = req.into_parts();
+                let body = body
+                    .collect()
+                    .await
+                    .map(|b| b.to_bytes())
+                    .unwrap_or_default();
+                let n = {
+                    let mut s = seen.lock().unwrap();
+                    s.push(Received {
+                        headers: parts.headers,
+                        body,
                     });
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(tcp), svc)
-                        .await;
-                });
+                    s.len()
+                };
+                notify.notify_waiters();
+                let mut resp = Response::new(TestBody::full("ok"));
+                match behaviour {
+                    Behaviour::Ok => {}
+                    Behaviour::FailFirst { n: k, status } if n <= k => {
+                        *resp.status_mut() = StatusCode::from_u16(status).unwrap();
+                    }
+                    Behaviour::FailFirst { .. } => {}
+                    Behaviour::RateLimitOnce { secs } if n == 1 => {
+                        *resp.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+                        resp.headers_mut()
+                            .insert("retry-after", secs.to_string().parse().unwrap());
+                    }
+                    Behaviour::RateLimitOnce { .. } => {}
+                    Behaviour::Hang => std::future::pending::<()>().await,
+                    Behaviour::Reject => *resp.status_mut() = StatusCode::BAD_REQUEST,
+                }
+                resp
             }
         });
         Receiver {
-            server: Server { addr, task },
+            server,
             seen,
             notify,
         }
@@ -444,34 +453,17 @@ pub struct FlipServer {
 impl FlipServer {
     pub async fn start(initial: u16) -> FlipServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let status = Arc::new(std::sync::atomic::AtomicU16::new(initial));
         let s2 = status.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((tcp, _)) = listener.accept().await else {
-                    return;
-                };
-                let status = s2.clone();
-                tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(move |_req: Request<Incoming>| {
-                        let code = status.load(std::sync::atomic::Ordering::SeqCst);
-                        async move {
-                            let mut r = Response::new(TestBody::full("{\"data\":[]}"));
-                            *r.status_mut() = StatusCode::from_u16(code).unwrap();
-                            Ok::<_, Infallible>(r)
-                        }
-                    });
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(tcp), svc)
-                        .await;
-                });
+        let server = serve(listener, move |_req: Request<Incoming>| {
+            let code = s2.load(std::sync::atomic::Ordering::SeqCst);
+            async move {
+                let mut r = Response::new(TestBody::full("{\"data\":[]}"));
+                *r.status_mut() = StatusCode::from_u16(code).unwrap();
+                r
             }
         });
-        FlipServer {
-            server: Server { addr, task },
-            status,
-        }
+        FlipServer { server, status }
     }
 
     pub fn set(&self, code: u16) {
