@@ -6,14 +6,19 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+
 use crate::alert::engine::Engine;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::notify::outbox::{Dispatcher, Wakers, WallClock};
 use crate::notify::{Notifier, NotifySetupError};
 use crate::pipeline::{Alerts, Pipeline};
 use crate::probe::tls::{TlsConfigs, TlsSetupError};
-use crate::schedule::runner;
-use crate::store::{Store, StoreError};
+use crate::schedule::{runner, Heartbeat};
+use crate::server::{ServerError, ServerState};
+use crate::store::{IncidentEvent, Reader, Store, StoreError, StoreHealth, Writer};
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +32,9 @@ pub enum AppError {
     /// A notification channel could not be set up.
     #[error(transparent)]
     Notify(#[from] NotifySetupError),
+    /// The HTTP server could not listen.
+    #[error(transparent)]
+    Server(#[from] ServerError),
 }
 
 /// How the daemon ended.
@@ -39,12 +47,23 @@ pub struct Stopped {
 }
 
 /// Runs the daemon until `stop` resolves, then shuts down in order: stop scheduling, let
-/// in-flight probes finish, drain the results (committing their alerts), give the outbox a
-/// last pass, all within `daemon.shutdown_grace`.
+/// in-flight probes finish, drain the results (committing their alerts and flushing the
+/// store), give the outbox a last pass, all within `daemon.shutdown_grace`.
 pub async fn run(
     config: Config,
     clock: WallClock,
     stop: impl std::future::Future<Output = ()>,
+) -> Result<Stopped, AppError> {
+    run_with(config, clock, stop, |_| {}).await
+}
+
+/// [`run`], calling `on_listen` with the server's bound address once it listens (tests
+/// bind port 0 and need to learn the port).
+pub async fn run_with(
+    config: Config,
+    clock: WallClock,
+    stop: impl std::future::Future<Output = ()>,
+    on_listen: impl FnOnce(SocketAddr),
 ) -> Result<Stopped, AppError> {
     for w in &config.warnings {
         tracing::warn!("{w}");
@@ -62,8 +81,49 @@ pub async fn run(
         config.maintenance.clone(),
     );
     if !dropped.is_empty() {
-        store.commit_alerts(dropped, Vec::new(), clock()).await?;
+        // Incidents of removed targets end now: nothing probes them any more.
+        let closed = dropped
+            .iter()
+            .map(|((target, severity), _)| IncidentEvent::Closed {
+                target: target.clone(),
+                severity: *severity,
+                ended_at: clock(),
+            })
+            .collect();
+        store
+            .commit_alerts(dropped, closed, Vec::new(), clock())
+            .await?;
     }
+    let metrics = Metrics::new(&config.daemon.location);
+    let store_health = StoreHealth::default();
+    let (results_sink, writer) = Writer {
+        store: store.clone(),
+        settings: config.store,
+        clock: clock.clone(),
+        health: store_health.clone(),
+        metrics: metrics.clone(),
+    }
+    .spawn();
+    let listener = crate::server::bind(config.daemon.listen).await?;
+    let listen_addr = listener.local_addr().unwrap_or(config.daemon.listen);
+    let heartbeat = Heartbeat::default();
+    let server_state = Arc::new(ServerState {
+        reader: Reader::open_file(store.path())?,
+        metrics: metrics.clone(),
+        targets: config.targets.clone(),
+        heartbeat: heartbeat.clone(),
+        store_health,
+        api_token: config.daemon.api_token.clone(),
+        protect_metrics: config.daemon.protect_metrics,
+        location: config.daemon.location.clone(),
+        clock: clock.clone(),
+    });
+    let server_cancel = CancellationToken::new();
+    let server = tokio::spawn(crate::server::serve(
+        listener,
+        server_state,
+        server_cancel.clone(),
+    ));
     let notifiers = Notifier::build_all(&config.channels)?;
     let wakers = Wakers::new(notifiers.iter().map(|n| n.name()));
     let dispatcher = Dispatcher {
@@ -71,6 +131,7 @@ pub async fn run(
         max_age: config.alerting.delivery_max_age,
         clock: clock.clone(),
         wakers: wakers.clone(),
+        metrics: metrics.clone(),
     };
     let delivery_cancel = CancellationToken::new();
     let delivery = TaskTracker::new();
@@ -89,7 +150,9 @@ pub async fn run(
             wakers,
         }),
         clock.clone(),
-    );
+    )
+    .recording(results_sink)
+    .measuring(metrics);
     let pipeline = tokio::spawn(pipeline.run(rx));
     runner::spawn_targets(
         &config.targets,
@@ -98,6 +161,7 @@ pub async fn run(
         tx,
         cancel.clone(),
         &tracker,
+        &heartbeat,
     );
     tracker.close();
     // Start times are spread over each interval, so say when results will come.
@@ -121,9 +185,11 @@ pub async fn run(
         channels = notifiers.len(),
         config = %config.path.display(),
         store = %store.path().display(),
-        "upwatch started: probing {} target(s); {when}",
+        listen = %listen_addr,
+        "upwatch started: probing {} target(s); {when}; status page, API and metrics on http://{listen_addr}/",
         config.targets.len()
     );
+    on_listen(listen_addr);
 
     stop.await;
     let grace = config.daemon.shutdown_grace;
@@ -144,6 +210,11 @@ pub async fn run(
         Ok(Ok(n)) => (n, true),
         _ => (0, false),
     };
+    // The pipeline held the last result sink; the writer flushes what it has and ends.
+    let remaining = deadline
+        .saturating_duration_since(tokio::time::Instant::now())
+        .max(Duration::from_millis(100));
+    let writer_done = tokio::time::timeout(remaining, writer).await.is_ok();
     // Last outbox pass: deliver what is due now, within what is left of the grace period.
     let last_pass = async {
         for n in &notifiers {
@@ -170,7 +241,10 @@ pub async fn run(
             );
         }
     }
-    let clean = probes_done && pipeline_done && outbox_done;
+    server_cancel.cancel();
+    // The server only reads; give open requests a moment, never the whole grace.
+    let _ = tokio::time::timeout(Duration::from_secs(1), server).await;
+    let clean = probes_done && pipeline_done && writer_done && outbox_done;
     if clean {
         tracing::info!(results, "stopped cleanly");
     } else {

@@ -1,5 +1,5 @@
-//! The command line: `run`, `check` and `validate`, with their output formats and exit codes
-//! (0 healthy, 1 unhealthy, 2 error).
+//! The command line: `run`, `check`, `status`, `validate` and `test-alert`, with their output
+//! formats and exit codes (0 healthy, 1 unhealthy, 2 error).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -53,6 +53,17 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Show what the store recorded: health and since when, uptime over 24 h / 7 d / 30 d,
+    /// latency percentiles, open alerts and the last incident. Works with or without a
+    /// running daemon. Exit 0 if every target is up, 1 otherwise.
+    Status {
+        /// Only this target (repeatable).
+        #[arg(long = "target", short = 't', value_name = "NAME")]
+        targets: Vec<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Check the config and exit: 0 when valid, 2 with every error.
     Validate,
     /// Send a clearly labelled test notification through each channel (not through the
@@ -64,7 +75,7 @@ pub enum Command {
     },
 }
 
-/// Output format of `check`.
+/// Output format of `check` and `status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     /// Aligned columns for people.
@@ -91,6 +102,7 @@ pub fn main(cli: Cli) -> ExitCode {
             Command::Validate => validate(&cli.config),
             Command::Check { targets, format } => check(&cli.config, &targets, format).await,
             Command::Run => run(&cli.config).await,
+            Command::Status { targets, format } => status(&cli.config, &targets, format).await,
             Command::TestAlert { channels } => test_alert(&cli.config, &channels).await,
         }
     });
@@ -117,6 +129,177 @@ fn validate(path: &Path) -> u8 {
         }
         Err(code) => code,
     }
+}
+
+/// The configured targets named in `names`, in that order (all when empty), or the exit
+/// code after naming the unknown one.
+fn select_targets(
+    config: &Config,
+    path: &Path,
+    names: &[String],
+) -> Result<Vec<Arc<config::Target>>, u8> {
+    if names.is_empty() {
+        return Ok(config.targets.clone());
+    }
+    let mut selected = Vec::new();
+    for name in names {
+        match config.targets.iter().find(|t| &*t.name == name.as_str()) {
+            Some(t) => selected.push(t.clone()),
+            None => {
+                let known: Vec<&str> = config.targets.iter().map(|t| &*t.name).collect();
+                eprintln!(
+                    "upwatch: no target named {name:?} in {} (targets: {})",
+                    path.display(),
+                    known.join(", ")
+                );
+                return Err(EXIT_ERROR);
+            }
+        }
+    }
+    Ok(selected)
+}
+
+async fn status(path: &Path, only: &[String], format: Format) -> u8 {
+    let config = match load(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let targets = match select_targets(&config, path, only) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    let reader = match crate::store::Reader::open(&config.daemon.state_dir) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("upwatch: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    let names = targets.iter().map(|t| t.name.clone()).collect();
+    let now = chrono::Utc::now();
+    let reports = match reader.targets(names, now).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("upwatch: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    match format {
+        Format::Json => {
+            for (t, r) in targets.iter().zip(&reports) {
+                let mut v = serde_json::to_value(r).unwrap_or_default();
+                if let Some(obj) = v.as_object_mut() {
+                    obj.insert("url".into(), serde_json::Value::from(&*t.display_url));
+                }
+                println!("{v}");
+            }
+        }
+        Format::Table => print!("{}", status_table(&reports, now)),
+    }
+    if reports.iter().all(|r| r.health == Some(Health::Up)) {
+        EXIT_OK
+    } else {
+        EXIT_UNHEALTHY
+    }
+}
+
+/// The `status` table.
+pub fn status_table(
+    reports: &[crate::store::TargetReport],
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let when = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
+    let ago = |t: chrono::DateTime<chrono::Utc>| {
+        crate::notify::human_duration((now - t).to_std().unwrap_or_default())
+    };
+    let pct = |p: Option<f64>| {
+        p.map_or("-".to_string(), |p| {
+            format!("{:.2}%", (p * 100.0).floor() / 100.0)
+        })
+    };
+    let mut rows = vec![[
+        "TARGET",
+        "HEALTH",
+        "SINCE",
+        "UP_24H",
+        "UP_7D",
+        "UP_30D",
+        "P50/P95/P99_24H_MS",
+        "ALERTS",
+        "LAST_INCIDENT",
+    ]
+    .map(String::from)];
+    for r in reports {
+        let latency = r.latency_24h.as_ref().map_or("-".to_string(), |l| {
+            format!("{:.0}/{:.0}/{:.0}", l.p50_ms, l.p95_ms, l.p99_ms)
+        });
+        let alerts = if r.open_alerts.is_empty() {
+            "-".to_string()
+        } else {
+            r.open_alerts
+                .iter()
+                .map(|a| format!("{} firing", a.severity))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let incident = r.last_incident.as_ref().map_or("-".to_string(), |i| {
+            let span = match i.ended_at {
+                Some(_) => format!(
+                    "lasted {}",
+                    crate::notify::human_duration(std::time::Duration::from_secs(
+                        u64::try_from(i.duration_s).unwrap_or(0)
+                    ))
+                ),
+                None => "ongoing".to_string(),
+            };
+            format!(
+                "{} ({}, {span}): {}",
+                when(i.started_at),
+                i.severity,
+                i.cause
+            )
+        });
+        rows.push([
+            r.target.clone(),
+            match r.health {
+                Some(Health::Up) => "up",
+                Some(Health::Degraded) => "DEGRADED",
+                Some(Health::Down) => "DOWN",
+                None => "no data",
+            }
+            .to_string(),
+            r.since
+                .map_or("-".to_string(), |t| format!("{} ago", ago(t))),
+            pct(r.uptime.first().and_then(|w| w.uptime_percent)),
+            pct(r.uptime.get(1).and_then(|w| w.uptime_percent)),
+            pct(r.uptime.get(2).and_then(|w| w.uptime_percent)),
+            latency,
+            alerts,
+            incident,
+        ]);
+    }
+    align(&rows)
+}
+
+/// Rows as aligned columns; the last column is not padded (it holds free text).
+fn align<const N: usize>(rows: &[[String; N]]) -> String {
+    let widths: Vec<usize> = (0..N)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            if c == N - 1 {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<w$}  ", w = widths[c]));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 async fn run(path: &Path) -> u8 {
@@ -198,24 +381,10 @@ async fn check(path: &Path, names: &[String], format: Format) -> u8 {
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
-    let mut selected: Vec<Arc<config::Target>> = Vec::new();
-    for name in names {
-        match config.targets.iter().find(|t| &*t.name == name.as_str()) {
-            Some(t) => selected.push(t.clone()),
-            None => {
-                let known: Vec<&str> = config.targets.iter().map(|t| &*t.name).collect();
-                eprintln!(
-                    "upwatch: no target named {name:?} in {} (targets: {})",
-                    path.display(),
-                    known.join(", ")
-                );
-                return EXIT_ERROR;
-            }
-        }
-    }
-    if selected.is_empty() {
-        selected = config.targets.clone();
-    }
+    let selected = match select_targets(&config, path, names) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
     let (tls, warnings) = match TlsConfigs::build(selected.iter().map(|t| t.as_ref())) {
         Ok(x) => x,
         Err(e) => {
@@ -314,21 +483,5 @@ pub fn table(results: &[ProbeResult]) -> String {
             },
         ]);
     }
-    let widths: Vec<usize> = (0..8)
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for row in rows {
-        let mut line = String::new();
-        for (c, cell) in row.iter().enumerate() {
-            if c == 7 {
-                line.push_str(cell);
-            } else {
-                line.push_str(&format!("{cell:<w$}  ", w = widths[c]));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
+    align(&rows)
 }

@@ -1,18 +1,21 @@
 //! upwatch: a synthetic uptime-monitoring daemon for HTTP APIs.
 //!
-//! Data flows one way: [`config`] → [`schedule`] → [`probe`] result → [`pipeline`] (logs
-//! now; store, metrics and alerts later). The binary (`src/main.rs`) is a thin edge over
-//! [`cli`].
+//! Data flows one way: [`config`] → [`schedule`] → [`probe`] result → [`pipeline`], which
+//! logs it and hands it to the [`store`] writer, the [`metrics`] and the [`alert`] engine;
+//! alerts go through the store's outbox to the [`notify`] channels. The [`server`] reads
+//! the store and the metrics. The binary (`src/main.rs`) is a thin edge over [`cli`].
 
 pub mod alert;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod metrics;
 pub mod notify;
 pub mod pipeline;
 pub mod probe;
 pub mod schedule;
 pub mod secret;
+pub mod server;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;

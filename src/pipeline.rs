@@ -1,7 +1,7 @@
-//! The results task: the single consumer of probe results. Each result is logged, then fed
-//! to the alert engine; state changes and the notifications they cause are committed to the
-//! store in one transaction before the channels are woken. Store, metrics and API readers
-//! plug in here too, so every result takes one path.
+//! The results task: the single consumer of probe results. Each result is logged, counted
+//! in the metrics, queued for the result writer and fed to the alert engine; alert state
+//! changes, incidents and the notifications they cause are committed to the store in one
+//! transaction before the channels are woken. Every result takes this one path.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,9 +10,10 @@ use tokio::sync::mpsc;
 
 use crate::alert::engine::Engine;
 use crate::config::Target;
+use crate::metrics::Metrics;
 use crate::notify::outbox::{Wakers, WallClock};
 use crate::probe::{Health, ProbeResult};
-use crate::store::{OutboxRow, StateChange, Store};
+use crate::store::{IncidentEvent, OutboxRow, ResultSink, StateChange, Store};
 
 /// Alerting as the pipeline drives it.
 pub struct Alerts {
@@ -28,9 +29,24 @@ pub struct Alerts {
 pub struct Pipeline {
     targets: HashMap<Arc<str>, Arc<Target>>,
     alerts: Option<Alerts>,
+    results: Option<ResultSink>,
+    metrics: Option<Metrics>,
     clock: WallClock,
     /// Changes whose commit failed, retried before the next ones so none is lost.
-    unsaved: (Vec<StateChange>, Vec<OutboxRow>),
+    unsaved: Unsaved,
+}
+
+#[derive(Default)]
+struct Unsaved {
+    changes: Vec<StateChange>,
+    incidents: Vec<IncidentEvent>,
+    rows: Vec<OutboxRow>,
+}
+
+impl Unsaved {
+    fn is_empty(&self) -> bool {
+        self.changes.is_empty() && self.incidents.is_empty() && self.rows.is_empty()
+    }
 }
 
 impl Pipeline {
@@ -42,9 +58,26 @@ impl Pipeline {
                 .map(|t| (t.name.clone(), t.clone()))
                 .collect(),
             alerts,
+            results: None,
+            metrics: None,
             clock,
-            unsaved: (Vec::new(), Vec::new()),
+            unsaved: Unsaved::default(),
         }
+    }
+
+    /// Also records every result through `sink`.
+    pub fn recording(mut self, sink: ResultSink) -> Self {
+        self.results = Some(sink);
+        self
+    }
+
+    /// Also counts every result (and alert state) in `metrics`.
+    pub fn measuring(mut self, metrics: Metrics) -> Self {
+        for t in self.targets.keys() {
+            metrics.register_target(t);
+        }
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Consumes results until every sender is gone; returns how many it handled.
@@ -54,27 +87,39 @@ impl Pipeline {
             self.handle(&r).await;
             handled += 1;
         }
-        if !self.unsaved.0.is_empty() || !self.unsaved.1.is_empty() {
+        if !self.unsaved.is_empty() {
             self.commit().await;
         }
         handled
     }
 
-    /// Logs one result and steps its alerts.
+    /// Logs, counts and records one result, and steps its alerts.
     pub async fn handle(&mut self, r: &ProbeResult) {
         log_result(r);
+        if let Some(m) = &self.metrics {
+            m.observe(r);
+        }
+        if let Some(sink) = &self.results {
+            sink.record(r).await;
+        }
         let (Some(alerts), Some(target)) = (&mut self.alerts, self.targets.get(&r.target)) else {
             return;
         };
         let now = (self.clock)();
-        let (changes, notes) = alerts.engine.observe(target, r, now);
-        if changes.is_empty() && notes.is_empty() {
+        let obs = alerts.engine.observe(target, r, now);
+        if let Some(m) = &self.metrics {
+            for (sev, firing) in &obs.firing {
+                m.alert_firing(&target.name, *sev, *firing);
+            }
+        }
+        if obs.changes.is_empty() && obs.notifications.is_empty() && obs.incidents.is_empty() {
             return;
         }
-        self.unsaved.0.extend(changes);
-        for (channel, n) in notes {
+        self.unsaved.changes.extend(obs.changes);
+        self.unsaved.incidents.extend(obs.incidents);
+        for (channel, n) in obs.notifications {
             match serde_json::to_string(&n) {
-                Ok(payload) => self.unsaved.1.push(OutboxRow {
+                Ok(payload) => self.unsaved.rows.push(OutboxRow {
                     id: n.id.clone(),
                     channel: channel.to_string(),
                     payload,
@@ -92,11 +137,20 @@ impl Pipeline {
 
     async fn commit(&mut self) {
         let Some(alerts) = &self.alerts else { return };
-        let (changes, rows) = std::mem::take(&mut self.unsaved);
+        let Unsaved {
+            changes,
+            incidents,
+            rows,
+        } = std::mem::take(&mut self.unsaved);
         let channels: Vec<String> = rows.iter().map(|r| r.channel.clone()).collect();
         match alerts
             .store
-            .commit_alerts(changes.clone(), rows.clone(), (self.clock)())
+            .commit_alerts(
+                changes.clone(),
+                incidents.clone(),
+                rows.clone(),
+                (self.clock)(),
+            )
             .await
         {
             Ok(()) => {
@@ -106,7 +160,11 @@ impl Pipeline {
             }
             Err(e) => {
                 tracing::error!("cannot record alert state ({e}); keeping {} change(s) and {} notification(s) in memory to retry with the next result", changes.len(), rows.len());
-                self.unsaved = (changes, rows);
+                self.unsaved = Unsaved {
+                    changes,
+                    incidents,
+                    rows,
+                };
             }
         }
     }

@@ -90,6 +90,7 @@ async fn setup(channels: &str, max_age: Duration) -> Setup {
         max_age,
         clock: clock.wall(),
         wakers: Wakers::new(notifiers.iter().map(|n| n.name())),
+        metrics: upwatch::metrics::Metrics::new("test"),
     };
     Setup {
         store,
@@ -110,7 +111,7 @@ async fn enqueue(s: &Setup, channel: &str, n: &Notification) {
         attempts: 0,
     };
     s.store
-        .commit_alerts(vec![], vec![row], s.clock.now())
+        .commit_alerts(vec![], vec![], vec![row], s.clock.now())
         .await
         .unwrap();
 }
@@ -308,7 +309,10 @@ async fn a_hung_slack_does_not_delay_the_webhook() {
             next_attempt_at: now,
             attempts: 0,
         };
-        s.store.commit_alerts(vec![], vec![row], now).await.unwrap();
+        s.store
+            .commit_alerts(vec![], vec![], vec![row], now)
+            .await
+            .unwrap();
     }
     let cancel = tokio_util::sync::CancellationToken::new();
     let tracker = tokio_util::task::TaskTracker::new();

@@ -201,7 +201,7 @@ async fn run_logs_each_probe_and_exits_0_on_sigterm() {
     let p = write_config(
         &dir,
         &format!(
-            "[daemon]\nlog_format = \"json\"\n\n[[target]]\nname = \"fast\"\nurl = \"http://127.0.0.1:{0}/ok\"\ninterval = \"200ms\"\ntimeout = \"200ms\"\n\n[[target]]\nname = \"broken\"\nurl = \"http://127.0.0.1:{0}/status/500\"\ninterval = \"200ms\"\ntimeout = \"200ms\"\n",
+            "[daemon]\nlog_format = \"json\"\nlisten = \"127.0.0.1:0\"\n\n[[target]]\nname = \"fast\"\nurl = \"http://127.0.0.1:{0}/ok\"\ninterval = \"200ms\"\ntimeout = \"200ms\"\n\n[[target]]\nname = \"broken\"\nurl = \"http://127.0.0.1:{0}/status/500\"\ninterval = \"200ms\"\ntimeout = \"200ms\"\n",
             s.port()
         ),
     );

@@ -64,6 +64,7 @@ async fn an_outage_yields_exactly_one_firing_and_one_resolved_per_channel() {
             r#"
 [daemon]
 state_dir = "state"
+listen = "127.0.0.1:0"
 shutdown_grace = "5s"
 
 [alerting]
@@ -205,6 +206,7 @@ async fn a_killed_daemon_delivers_queued_notifications_after_restart_exactly_onc
             r#"
 [daemon]
 state_dir = "state"
+listen = "127.0.0.1:0"
 
 [alerting]
 failure_threshold = 1

@@ -9,11 +9,24 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::policy::Severity;
-use super::state::{step, AlertState, Transition};
+use super::state::{step, AlertPhase, AlertState, Transition, TransitionKind};
 use crate::config::{Maintenance, Target};
 use crate::notify::{new_id, Notification};
 use crate::probe::ProbeResult;
-use crate::store::StateChange;
+use crate::store::{IncidentEvent, StateChange};
+
+/// What one result did to a target's alerts.
+#[derive(Debug, Default)]
+pub struct Observation {
+    /// State changes to persist.
+    pub changes: Vec<StateChange>,
+    /// Incidents opened (an alert fired) or closed (it resolved).
+    pub incidents: Vec<IncidentEvent>,
+    /// Notifications to queue, one per channel per transition.
+    pub notifications: Vec<(Arc<str>, Notification)>,
+    /// Whether each severity is firing after this result.
+    pub firing: Vec<(Severity, bool)>,
+}
 
 /// Alert state of every (target, severity) that is not plainly ok.
 pub struct Engine {
@@ -68,17 +81,22 @@ impl Engine {
         self.maintenance.iter().any(|m| m.active(target, now))
     }
 
-    /// Steps every severity of `target` with `result`; returns the state changes to persist
-    /// and the notifications to queue (one per channel per transition).
+    /// Whether `target`'s alert of `severity` is firing.
+    pub fn firing(&self, target: &str, severity: Severity) -> bool {
+        self.states
+            .get(&(Arc::from(target), severity))
+            .is_some_and(|s| s.phase == AlertPhase::Firing)
+    }
+
+    /// Steps every severity of `target` with `result`.
     pub fn observe(
         &mut self,
         target: &Target,
         result: &ProbeResult,
         now: DateTime<Utc>,
-    ) -> (Vec<StateChange>, Vec<(Arc<str>, Notification)>) {
+    ) -> Observation {
         let held = self.held(&target.name, now);
-        let mut changes = Vec::new();
-        let mut notes = Vec::new();
+        let mut obs = Observation::default();
         for sev in Severity::ALL {
             let failing: Vec<_> = result
                 .failures
@@ -89,20 +107,36 @@ impl Engine {
             let key = (target.name.clone(), sev);
             let current = self.states.get(&key).cloned().unwrap_or_default();
             let (next, transition) = step(&current, &failing, &target.alert, now, held);
+            obs.firing.push((sev, next.phase == AlertPhase::Firing));
             if next != current {
                 if next == AlertState::default() {
                     self.states.remove(&key);
-                    changes.push((key.clone(), None));
+                    obs.changes.push((key.clone(), None));
                 } else {
                     self.states.insert(key.clone(), next.clone());
-                    changes.push((key.clone(), Some(next)));
+                    obs.changes.push((key.clone(), Some(next)));
                 }
             }
             if let Some(t) = transition {
-                notes.extend(self.notifications(target, result, sev, &t));
+                match t.kind {
+                    TransitionKind::Firing => obs.incidents.push(IncidentEvent::Opened {
+                        target: target.name.clone(),
+                        severity: sev,
+                        started_at: t.started_at,
+                        cause: crate::probe::failure_line(&t.conditions),
+                    }),
+                    TransitionKind::Resolved => obs.incidents.push(IncidentEvent::Closed {
+                        target: target.name.clone(),
+                        severity: sev,
+                        ended_at: t.resolved_at.unwrap_or(now),
+                    }),
+                    TransitionKind::Reminder => {}
+                }
+                obs.notifications
+                    .extend(self.notifications(target, result, sev, &t));
             }
         }
-        (changes, notes)
+        obs
     }
 
     fn notifications(

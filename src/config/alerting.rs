@@ -455,7 +455,7 @@ impl Validator<'_> {
 
     /// `key` or `key_file`, exactly one (or neither when `!required`).
     #[allow(clippy::too_many_arguments)]
-    fn secret_pair(
+    pub(super) fn secret_pair(
         &mut self,
         ctx: &str,
         key: &str,

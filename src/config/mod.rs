@@ -37,7 +37,9 @@ use crate::schedule::ScheduleSpec;
 use crate::secret::Redactor;
 use error::{suggest, Diagnostics};
 use fields::fields_of;
-use raw::{RawAlerting, RawChannel, RawDaemon, RawDefaults, RawMaintenance, RawTarget, S};
+use raw::{
+    RawAlerting, RawChannel, RawDaemon, RawDefaults, RawMaintenance, RawStore, RawTarget, S,
+};
 
 /// The top-level keys monitor.toml accepts.
 const TOP_KEYS: &[&str] = &[
@@ -47,6 +49,7 @@ const TOP_KEYS: &[&str] = &[
     "alerting",
     "channel",
     "maintenance",
+    "store",
 ];
 
 /// A validated configuration.
@@ -64,6 +67,8 @@ pub struct Config {
     pub channels: Vec<Arc<ChannelConfig>>,
     /// `[[maintenance]]` windows.
     pub maintenance: Vec<Maintenance>,
+    /// `[store]`.
+    pub store: StoreSettings,
     /// Valid but questionable settings, logged at start (e.g. `tls_insecure`).
     pub warnings: Vec<String>,
 }
@@ -94,6 +99,28 @@ pub struct Daemon {
     pub max_concurrency: usize,
     /// How long shutdown waits for in-flight work.
     pub shutdown_grace: Duration,
+    /// When set, the API and page need `Authorization: Bearer <token>`.
+    pub api_token: Option<crate::secret::Secret>,
+    /// Whether `/metrics` needs the token too.
+    pub protect_metrics: bool,
+}
+
+/// `[store]`: how long history is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreSettings {
+    /// Raw results older than this are pruned.
+    pub retention: Duration,
+    /// Hourly aggregates older than this are pruned.
+    pub aggregate_retention: Duration,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            retention: Duration::from_secs(30 * 86_400),
+            aggregate_retention: Duration::from_secs(400 * 86_400),
+        }
+    }
 }
 
 /// Which address family a target is probed over.
@@ -263,6 +290,7 @@ pub fn parse(path: &Path, text: &str, env: &Env) -> Result<Config, ConfigError> 
     let mut defaults: Option<(RawDefaults, Range<usize>)> = None;
     let mut targets: Vec<(RawTarget, Range<usize>, String)> = Vec::new();
     let mut alerting: Option<RawAlerting> = None;
+    let mut store: Option<RawStore> = None;
     let mut channels: Vec<(RawChannel, Range<usize>, String)> = Vec::new();
     let mut windows: Vec<(RawMaintenance, Range<usize>, String)> = Vec::new();
     for (key, value) in root.into_inner() {
@@ -271,6 +299,7 @@ pub fn parse(path: &Path, text: &str, env: &Env) -> Result<Config, ConfigError> 
             "daemon" => daemon = section(&mut d, "daemon", value),
             "defaults" => defaults = section(&mut d, "defaults", value).map(|r| (r, span)),
             "alerting" => alerting = section(&mut d, "alerting", value),
+            "store" => store = section(&mut d, "store", value),
             "target" => targets = array_section(&mut d, "target", value),
             "channel" => channels = array_section(&mut d, "channel", value),
             "maintenance" => windows = array_section(&mut d, "maintenance", value),
@@ -285,7 +314,9 @@ pub fn parse(path: &Path, text: &str, env: &Env) -> Result<Config, ConfigError> 
         text,
     };
     let raw_daemon = daemon.unwrap_or_default();
-    let daemon = v.daemon(&raw_daemon);
+    let mut redactor = Redactor::default();
+    let daemon = v.daemon(&raw_daemon, &mut redactor);
+    let store = v.store(&store.unwrap_or_default());
     let (raw_defaults, _) = defaults.unwrap_or_default();
     let defaults = v.defaults(&raw_defaults);
 
@@ -357,6 +388,7 @@ pub fn parse(path: &Path, text: &str, env: &Env) -> Result<Config, ConfigError> 
         alerting,
         channels: built_channels,
         maintenance,
+        store: store.unwrap_or_default(),
         warnings,
     })
 }
@@ -730,7 +762,39 @@ impl Validator<'_> {
         }
     }
 
-    fn daemon(&mut self, r: &RawDaemon) -> Option<Daemon> {
+    fn store(&mut self, r: &RawStore) -> Option<StoreSettings> {
+        let ctx = "store";
+        let base = StoreSettings::default();
+        let retention = self.duration(ctx, "retention", &r.retention, false)?;
+        let aggregate = self.duration(ctx, "aggregate_retention", &r.aggregate_retention, false)?;
+        let s = StoreSettings {
+            retention: retention.unwrap_or(base.retention),
+            aggregate_retention: aggregate.unwrap_or(base.aggregate_retention),
+        };
+        // Windows of 24 h are computed from raw results, so keep at least that much.
+        if s.retention < Duration::from_secs(86_400) {
+            let at = r.retention.as_ref().map(|v| v.span()).unwrap_or(0..0);
+            self.d.push(at, ctx, "retention: must be at least 1d (the 24 h latency percentiles are computed from raw results)");
+            return None;
+        }
+        if s.aggregate_retention < s.retention {
+            let at = r
+                .aggregate_retention
+                .as_ref()
+                .or(r.retention.as_ref())
+                .map(|v| v.span())
+                .unwrap_or(0..0);
+            self.d.push(at, ctx, format!(
+                "aggregate_retention: {} is shorter than retention ({}); hourly aggregates must outlive raw results",
+                humantime::format_duration(s.aggregate_retention),
+                humantime::format_duration(s.retention)
+            ));
+            return None;
+        }
+        Some(s)
+    }
+
+    fn daemon(&mut self, r: &RawDaemon, redactor: &mut Redactor) -> Option<Daemon> {
         let ctx = "daemon";
         let state_dir = match &r.state_dir {
             Some(s) => self.string(ctx, "state_dir", s, None).map(PathBuf::from),
@@ -783,7 +847,35 @@ impl Validator<'_> {
         };
         let max_concurrency = self.int_in(ctx, "max_concurrency", &r.max_concurrency, 1..1_000_001);
         let grace = self.duration(ctx, "shutdown_grace", &r.shutdown_grace, true);
+        let api_token = match (&r.api_token, &r.api_token_file) {
+            (None, None) => Some(None),
+            _ => self
+                .secret_pair(
+                    ctx,
+                    "api_token",
+                    &r.api_token,
+                    &r.api_token_file,
+                    redactor,
+                    0..0,
+                    false,
+                )
+                // `${VAR:-}` left empty means "no token", as for bearer_token.
+                .map(|t| Some(t).filter(|t| !t.is_empty())),
+        };
+        let protect_metrics = r.protect_metrics.as_ref().map(|b| *b.get_ref());
+        let api_token = api_token?;
+        if protect_metrics == Some(true) && api_token.is_none() {
+            let at = r.protect_metrics.as_ref().map(|b| b.span()).unwrap_or(0..0);
+            self.d.push(
+                at,
+                ctx,
+                "protect_metrics: needs api_token (or api_token_file) to be set",
+            );
+            return None;
+        }
         Some(Daemon {
+            api_token,
+            protect_metrics: protect_metrics.unwrap_or(false),
             state_dir: state_dir?,
             listen: listen?,
             log_format: log_format?.unwrap_or(LogFormat::Auto),
@@ -1175,6 +1267,7 @@ pub fn known_keys() -> Vec<(&'static str, &'static [&'static str])> {
         ("alerting", fields_of::<RawAlerting>()),
         ("channel", fields_of::<RawChannel>()),
         ("maintenance", fields_of::<RawMaintenance>()),
+        ("store", fields_of::<RawStore>()),
     ]
 }
 

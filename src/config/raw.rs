@@ -18,6 +18,17 @@ pub(crate) struct RawDaemon {
     pub location: S<String>,
     pub max_concurrency: S<i64>,
     pub shutdown_grace: S<String>,
+    pub api_token: S<String>,
+    pub api_token_file: S<String>,
+    pub protect_metrics: S<bool>,
+}
+
+/// `[store]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStore {
+    pub retention: S<String>,
+    pub aggregate_retention: S<String>,
 }
 
 /// The per-target keys that `[defaults]` may also set.

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::{Notification, Notifier};
+use crate::metrics::{Delivery, Metrics};
 use crate::store::Store;
 
 /// Where the dispatcher reads "now" on the wall clock (injected so tests can run it on
@@ -78,6 +79,8 @@ pub struct Dispatcher {
     pub clock: WallClock,
     /// Wakers shared with the producer.
     pub wakers: Wakers,
+    /// Counts delivery outcomes.
+    pub metrics: Metrics,
 }
 
 impl Dispatcher {
@@ -139,6 +142,7 @@ impl Dispatcher {
                 Ok(n) => n,
                 Err(e) => {
                     tracing::error!(channel = name, id = %row.id, "outbox row is not a notification ({e}); marked dead");
+                    self.metrics.notification(name, Delivery::Dead);
                     self.store
                         .dead(&row.id, &format!("undecodable payload: {e}"))
                         .await?;
@@ -148,6 +152,7 @@ impl Dispatcher {
             let age = (now - row.created_at).to_std().unwrap_or_default();
             if age > self.max_age {
                 tracing::error!(channel = name, id = %row.id, target_name = %n.target, attempts = row.attempts, "notification not delivered within {}; marked dead", super::human_duration(self.max_age));
+                self.metrics.notification(name, Delivery::Dead);
                 self.store
                     .dead(&row.id, "delivery_max_age exceeded")
                     .await?;
@@ -156,10 +161,12 @@ impl Dispatcher {
             match notifier.send(&n, now).await {
                 Ok(()) => {
                     tracing::info!(channel = name, id = %row.id, target_name = %n.target, status = n.status(), attempts = row.attempts + 1, "notification delivered");
+                    self.metrics.notification(name, Delivery::Delivered);
                     self.store.delivered(&row.id, (self.clock)()).await?;
                 }
                 Err(e) if !e.retryable => {
                     tracing::error!(channel = name, id = %row.id, target_name = %n.target, error = %e, "notification rejected for good; marked dead");
+                    self.metrics.notification(name, Delivery::Dead);
                     self.store.dead(&row.id, &e.message).await?;
                 }
                 Err(e) => {
@@ -171,6 +178,7 @@ impl Dispatcher {
                     let next = (self.clock)()
                         + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
                     tracing::warn!(channel = name, id = %row.id, target_name = %n.target, attempts, error = %e, retry_in_ms = wait.as_millis() as u64, "notification delivery failed; will retry");
+                    self.metrics.notification(name, Delivery::Retry);
                     self.store.retry_at(&row.id, next, &e.message).await?;
                 }
             }

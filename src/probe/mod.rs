@@ -8,5 +8,6 @@ pub mod tls;
 
 pub use http::TargetProber;
 pub use result::{
-    Failure, FailureKind, Health, HttpVersion, Phase, Phases, ProbeResult, ResponseInfo, TlsFacts,
+    failure_line, Failure, FailureKind, Health, HttpVersion, Phase, Phases, ProbeResult,
+    ResponseInfo, TlsFacts,
 };

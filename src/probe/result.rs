@@ -35,6 +35,25 @@ impl Health {
             Health::Up => "up",
         }
     }
+
+    /// The numeric level used in metrics and the store: 0 down, 1 degraded, 2 up.
+    pub fn level(self) -> u8 {
+        match self {
+            Health::Down => 0,
+            Health::Degraded => 1,
+            Health::Up => 2,
+        }
+    }
+
+    /// The health of a numeric [`Health::level`].
+    pub fn from_level(level: i64) -> Option<Health> {
+        match level {
+            0 => Some(Health::Down),
+            1 => Some(Health::Degraded),
+            2 => Some(Health::Up),
+            _ => None,
+        }
+    }
 }
 
 /// The typed reasons a probe can fail. Names are part of the JSON contract.
@@ -392,12 +411,17 @@ impl ProbeResult {
 
     /// One-line summary of the failures for logs and tables: `kind: detail; kind: detail`.
     pub fn failure_summary(&self) -> String {
-        self.failures
-            .iter()
-            .map(|f| format!("{}: {}", f.kind.as_str(), f.detail))
-            .collect::<Vec<_>>()
-            .join("; ")
+        failure_line(&self.failures)
     }
+}
+
+/// Failures on one line: `kind: detail; kind: detail`.
+pub fn failure_line(failures: &[Failure]) -> String {
+    failures
+        .iter()
+        .map(|f| format!("{}: {}", f.kind.as_str(), f.detail))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Milliseconds as a float with microsecond precision.

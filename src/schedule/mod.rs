@@ -6,7 +6,10 @@
 //! nothing here reads a clock, and a suspended host or stepped wall clock cannot leave a
 //! stale mapping between the two behind.
 
+pub mod heartbeat;
 pub mod runner;
+
+pub use heartbeat::Heartbeat;
 
 use std::str::FromStr;
 use std::time::Duration;

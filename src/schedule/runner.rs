@@ -8,7 +8,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::Ticker;
+use super::heartbeat::SLACK;
+use super::{Heartbeat, Ticker};
 use crate::config::Target;
 use crate::probe::tls::TlsConfigs;
 use crate::probe::{ProbeResult, TargetProber};
@@ -22,6 +23,7 @@ pub fn spawn_targets(
     results: mpsc::Sender<ProbeResult>,
     cancel: CancellationToken,
     tracker: &TaskTracker,
+    heartbeat: &Heartbeat,
 ) {
     let permits = Arc::new(Semaphore::new(max_concurrency));
     let start = Instant::now();
@@ -34,6 +36,7 @@ pub fn spawn_targets(
             permits.clone(),
             results.clone(),
             cancel.clone(),
+            heartbeat.clone(),
         ));
     }
 }
@@ -44,13 +47,19 @@ async fn run_target(
     permits: Arc<Semaphore>,
     results: mpsc::Sender<ProbeResult>,
     cancel: CancellationToken,
+    heartbeat: Heartbeat,
 ) {
     let name = prober.target().name.clone();
+    // The longest one probe may take: every attempt timing out, plus the waits between.
+    let t = prober.target();
+    let budget = t.timeout * (t.retries + 1) + t.retry_delay * t.retries + SLACK;
     loop {
         let Some(tick) = ticker.next(Instant::now(), chrono::Utc::now()) else {
             tracing::warn!(target_name = %name, "schedule has no future run time; target stops");
+            heartbeat.forget(&name);
             return;
         };
+        heartbeat.expect_by(&name, tick.at + budget);
         if tick.skipped > 0 {
             tracing::warn!(
                 target_name = %name,

@@ -13,6 +13,17 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::alert::{AlertState, Severity};
 
+mod maintain;
+mod read;
+mod writer;
+
+pub use maintain::{hour_of, Pruned, AGGREGATION_LAG_SECS};
+pub use read::{
+    percentile, AlertsReport, HourStats, IncidentRow, Latency, OpenAlert, Reader, TargetReport,
+    Window,
+};
+pub use writer::{ResultRow, ResultSink, StoreHealth, Writer};
+
 /// Schema versions, in order; index + 1 is the version each one produces.
 const MIGRATIONS: &[&str] = &[
     // 1: alert state and the outbox.
@@ -35,7 +46,48 @@ const MIGRATIONS: &[&str] = &[
         delivered_at INTEGER
      );
      CREATE INDEX outbox_due ON outbox (status, channel, next_attempt_at);",
+    // 2: probe history, hourly aggregates, incidents and bookkeeping.
+    "CREATE TABLE result (
+        id INTEGER PRIMARY KEY,
+        target TEXT NOT NULL,
+        checked_at INTEGER NOT NULL,
+        health INTEGER NOT NULL,
+        status INTEGER,
+        total_ms REAL NOT NULL,
+        failures TEXT NOT NULL,
+        detail TEXT NOT NULL
+     );
+     CREATE INDEX result_by_target ON result (target, checked_at);
+     CREATE INDEX result_by_health ON result (target, health, checked_at);
+     CREATE INDEX result_by_time ON result (checked_at);
+     CREATE TABLE hourly (
+        target TEXT NOT NULL,
+        hour INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        down INTEGER NOT NULL,
+        degraded INTEGER NOT NULL,
+        min_ms REAL,
+        p50_ms REAL,
+        p95_ms REAL,
+        p99_ms REAL,
+        max_ms REAL,
+        PRIMARY KEY (target, hour)
+     ) WITHOUT ROWID;
+     CREATE INDEX hourly_by_hour ON hourly (hour);
+     CREATE TABLE incident (
+        id INTEGER PRIMARY KEY,
+        target TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        ended_at INTEGER,
+        cause TEXT NOT NULL
+     );
+     CREATE INDEX incident_by_target ON incident (target, started_at);
+     CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;",
 ];
+
+/// Newest schema version this binary knows.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Errors from the store, with what to do about them.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +109,20 @@ pub enum StoreError {
         found: i64,
         /// Newest version this binary knows.
         known: i64,
+    },
+    /// A reader found no database.
+    #[error("no store at {}: start the daemon (`upwatch run`) first, or check state_dir", path.display())]
+    Missing {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// A reader found a database an older upwatch wrote (readers never migrate).
+    #[error("{} has schema version {found}, older than this upwatch; start the daemon once (`upwatch run`) to upgrade it", path.display())]
+    TooOld {
+        /// The database file.
+        path: PathBuf,
+        /// Version in the file.
+        found: i64,
     },
     /// SQLite failed.
     #[error("store: {0}")]
@@ -105,10 +171,60 @@ pub struct OutboxCounts {
 /// A change of one alert's state: `None` deletes it (back to ok).
 pub type StateChange = ((Arc<str>, Severity), Option<AlertState>);
 
-/// Handle to the store; cheap to clone.
+/// The start or end of an incident: an alert that fired, until it resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IncidentEvent {
+    /// An alert started firing.
+    Opened {
+        /// Target name.
+        target: Arc<str>,
+        /// Alert severity.
+        severity: Severity,
+        /// First failing probe of the episode.
+        started_at: DateTime<Utc>,
+        /// The failing conditions, one line.
+        cause: String,
+    },
+    /// An alert resolved (or was dropped with its target).
+    Closed {
+        /// Target name.
+        target: Arc<str>,
+        /// Alert severity.
+        severity: Severity,
+        /// When it ended.
+        ended_at: DateTime<Utc>,
+    },
+}
+
+/// One SQLite connection used from async code: every call runs on tokio's blocking pool.
+#[derive(Clone)]
+pub(crate) struct Db(Arc<Mutex<Connection>>);
+
+impl Db {
+    fn new(conn: Connection) -> Self {
+        Db(Arc::new(Mutex::new(conn)))
+    }
+
+    pub(crate) async fn with<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let conn = self.0.clone();
+        tokio::task::spawn_blocking(move || {
+            // A poisoned lock means a panic mid-call; SQLite rolled the transaction back.
+            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Join(e.to_string()))?
+    }
+}
+
+/// Handle to the store (the daemon's one writer); cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    conn: Arc<Mutex<Connection>>,
+    db: Db,
     path: PathBuf,
 }
 
@@ -118,11 +234,11 @@ impl std::fmt::Debug for Store {
     }
 }
 
-fn ms(t: DateTime<Utc>) -> i64 {
+pub(crate) fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
-fn from_ms(v: i64) -> DateTime<Utc> {
+pub(crate) fn from_ms(v: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(v).unwrap_or_default()
 }
 
@@ -146,7 +262,7 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn, path)?;
         Ok(Store {
-            conn: Arc::new(Mutex::new(conn)),
+            db: Db::new(conn),
             path: path.to_path_buf(),
         })
     }
@@ -156,19 +272,12 @@ impl Store {
         &self.path
     }
 
-    async fn with<T, F>(&self, f: F) -> Result<T, StoreError>
+    pub(crate) async fn with<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            // A poisoned lock means a panic mid-call; SQLite rolled the transaction back.
-            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut guard)
-        })
-        .await
-        .map_err(|e| StoreError::Join(e.to_string()))?
+        self.db.with(f).await
     }
 
     /// Every persisted alert state.
@@ -202,15 +311,33 @@ impl Store {
         .await
     }
 
-    /// Writes alert state changes and queues notifications in one transaction.
+    /// Writes alert state changes, incident starts and ends, and queues notifications, all
+    /// in one transaction.
     pub async fn commit_alerts(
         &self,
         changes: Vec<StateChange>,
+        incidents: Vec<IncidentEvent>,
         queued: Vec<OutboxRow>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.with(move |c| {
             let tx = c.transaction()?;
+            for event in &incidents {
+                match event {
+                    IncidentEvent::Opened { target, severity, started_at, cause } => {
+                        tx.execute(
+                            "INSERT INTO incident (target, severity, started_at, cause) VALUES (?1, ?2, ?3, ?4)",
+                            params![&**target, severity.as_str(), ms(*started_at), cause],
+                        )?;
+                    }
+                    IncidentEvent::Closed { target, severity, ended_at } => {
+                        tx.execute(
+                            "UPDATE incident SET ended_at = ?3 WHERE target = ?1 AND severity = ?2 AND ended_at IS NULL",
+                            params![&**target, severity.as_str(), ms(*ended_at)],
+                        )?;
+                    }
+                }
+            }
             for ((target, sev), state) in &changes {
                 match state {
                     Some(s) => {
@@ -320,24 +447,26 @@ impl Store {
 
     /// Outbox rows by status.
     pub async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
-        self.with(|c| {
-            let mut counts = OutboxCounts::default();
-            let mut stmt = c.prepare("SELECT status, COUNT(*) FROM outbox GROUP BY status")?;
-            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
-            for row in rows {
-                let (status, n) = row?;
-                let n = u64::try_from(n).unwrap_or(0);
-                match status.as_str() {
-                    "pending" => counts.pending = n,
-                    "delivered" => counts.delivered = n,
-                    "dead" => counts.dead = n,
-                    _ => {}
-                }
-            }
-            Ok(counts)
-        })
-        .await
+        self.with(|c| outbox_counts(c)).await
     }
+}
+
+/// Outbox rows by status (shared by the writer and readers).
+pub(crate) fn outbox_counts(c: &Connection) -> Result<OutboxCounts, StoreError> {
+    let mut counts = OutboxCounts::default();
+    let mut stmt = c.prepare_cached("SELECT status, COUNT(*) FROM outbox GROUP BY status")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    for row in rows {
+        let (status, n) = row?;
+        let n = u64::try_from(n).unwrap_or(0);
+        match status.as_str() {
+            "pending" => counts.pending = n,
+            "delivered" => counts.delivered = n,
+            "dead" => counts.dead = n,
+            _ => {}
+        }
+    }
+    Ok(counts)
 }
 
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
@@ -394,6 +523,12 @@ mod tests {
         store
             .commit_alerts(
                 vec![(key.clone(), Some(state.clone()))],
+                vec![IncidentEvent::Opened {
+                    target: key.0.clone(),
+                    severity: Severity::Critical,
+                    started_at: now,
+                    cause: "http_status: HTTP 503".into(),
+                }],
                 vec![row("n1", "slack", now), row("n2", "mail", now)],
                 now,
             )
@@ -442,10 +577,36 @@ mod tests {
         );
 
         store
-            .commit_alerts(vec![(key, None)], vec![], now)
+            .commit_alerts(
+                vec![(key.clone(), None)],
+                vec![IncidentEvent::Closed {
+                    target: key.0.clone(),
+                    severity: Severity::Critical,
+                    ended_at: now + chrono::Duration::minutes(12),
+                }],
+                vec![],
+                now,
+            )
             .await
             .unwrap();
         assert!(store.alert_states().await.unwrap().is_empty());
+        let reader = Reader::open(dir.path()).unwrap();
+        let report = reader
+            .alerts(now + chrono::Duration::hours(1), chrono::Duration::days(1))
+            .await
+            .unwrap();
+        assert!(report.open.is_empty());
+        assert_eq!(
+            report.recent,
+            vec![IncidentRow {
+                target: "api".into(),
+                severity: "critical".into(),
+                started_at: now,
+                ended_at: Some(now + chrono::Duration::minutes(12)),
+                duration_s: 720,
+                cause: "http_status: HTTP 503".into(),
+            }]
+        );
     }
 
     #[test]
@@ -459,7 +620,7 @@ mod tests {
         }
         let err = Store::open_file(&path).unwrap_err().to_string();
         assert!(
-            err.contains("schema version 99, newer than this upwatch knows (1)"),
+            err.contains("schema version 99, newer than this upwatch knows (2)"),
             "{err}"
         );
         let c = Connection::open(&path).unwrap();

@@ -1,0 +1,359 @@
+//! What upwatch exports to Prometheus: one registry, fed by the pipeline (probe results and
+//! alert states), the outbox (deliveries) and the result writer (flushes); encoded by the
+//! server's `/metrics` in the OpenMetrics text format.
+//!
+//! Names follow blackbox_exporter's where they overlap. Labels are low-cardinality on
+//! purpose: target and channel names, phases, health, severities and failure kinds, all
+//! bounded by the config; never a URL, status text or error text. Every series carries
+//! `location` (a registry-wide label).
+
+use std::borrow::Cow;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::alert::Severity;
+use crate::probe::{Health, ProbeResult};
+
+/// Histogram buckets for probe phases, seconds: 1 ms to 30 s.
+pub const DURATION_BUCKETS: [f64; 15] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0,
+];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TargetL {
+    target: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PhaseL {
+    target: String,
+    phase: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HealthL {
+    target: String,
+    health: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindL {
+    target: String,
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SeverityL {
+    target: String,
+    severity: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ChannelL {
+    channel: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VersionL {
+    version: &'static str,
+}
+
+type FGauge = Gauge<f64, AtomicU64>;
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn duration_histogram() -> Histogram {
+    Histogram::new(DURATION_BUCKETS)
+}
+
+struct Inner {
+    registry: Registry,
+    success: Family<TargetL, Gauge>,
+    health: Family<TargetL, Gauge>,
+    duration: HistogramFamily<PhaseL>,
+    last_duration: Family<TargetL, FGauge>,
+    status_code: Family<TargetL, Gauge>,
+    cert_expiry: Family<TargetL, Gauge>,
+    last_probe: Family<TargetL, FGauge>,
+    probes: Family<HealthL, Counter>,
+    failures: Family<KindL, Counter>,
+    alerts_firing: Family<SeverityL, Gauge>,
+    notifications: Family<ChannelL, Counter>,
+    outbox_pending: Gauge,
+    store_flush: Histogram,
+    store_rows: Counter,
+}
+
+/// Outcome of one delivery attempt, as counted in `upwatch_notifications_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// The channel accepted it.
+    Delivered,
+    /// It failed and will be retried.
+    Retry,
+    /// Given up (rejected for good or too old).
+    Dead,
+}
+
+impl Delivery {
+    fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Delivered => "delivered",
+            Delivery::Retry => "retry",
+            Delivery::Dead => "dead",
+        }
+    }
+}
+
+/// The metrics registry; cheap to clone.
+#[derive(Clone)]
+pub struct Metrics(Arc<Inner>);
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Metrics {
+    /// A registry whose every series carries `location`.
+    pub fn new(location: &str) -> Self {
+        let mut registry = Registry::with_labels(
+            [(Cow::Borrowed("location"), Cow::Owned(location.to_string()))].into_iter(),
+        );
+        let success = Family::<TargetL, Gauge>::default();
+        registry.register(
+            "upwatch_probe_success",
+            "Whether the last probe passed every condition (1) or not (0)",
+            success.clone(),
+        );
+        let health = Family::<TargetL, Gauge>::default();
+        registry.register(
+            "upwatch_probe_health",
+            "Health of the last probe: 0 down, 1 degraded, 2 up",
+            health.clone(),
+        );
+        let duration: HistogramFamily<PhaseL> = Family::new_with_constructor(duration_histogram);
+        registry.register(
+            "upwatch_probe_duration_seconds",
+            "Probe time by phase (dns, connect, tls, ttfb, transfer) and in total",
+            duration.clone(),
+        );
+        let last_duration = Family::<TargetL, FGauge>::default();
+        registry.register(
+            "upwatch_probe_last_duration_seconds",
+            "Total time of the last probe",
+            last_duration.clone(),
+        );
+        let status_code = Family::<TargetL, Gauge>::default();
+        registry.register(
+            "upwatch_probe_http_status_code",
+            "HTTP status of the last probe (0 when no response arrived)",
+            status_code.clone(),
+        );
+        let cert_expiry = Family::<TargetL, Gauge>::default();
+        registry.register(
+            "upwatch_probe_tls_cert_expiry_timestamp_seconds",
+            "notAfter of the leaf certificate seen by the last HTTPS probe, unix seconds",
+            cert_expiry.clone(),
+        );
+        let last_probe = Family::<TargetL, FGauge>::default();
+        registry.register(
+            "upwatch_probe_timestamp_seconds",
+            "When the last probe started, unix seconds",
+            last_probe.clone(),
+        );
+        let probes = Family::<HealthL, Counter>::default();
+        registry.register(
+            "upwatch_probes",
+            "Probes completed, by health",
+            probes.clone(),
+        );
+        let failures = Family::<KindL, Counter>::default();
+        registry.register(
+            "upwatch_probe_failures",
+            "Failed conditions, by kind",
+            failures.clone(),
+        );
+        let alerts_firing = Family::<SeverityL, Gauge>::default();
+        registry.register(
+            "upwatch_alerts_firing",
+            "Whether an alert of this severity is firing (1) or not (0)",
+            alerts_firing.clone(),
+        );
+        let notifications = Family::<ChannelL, Counter>::default();
+        registry.register(
+            "upwatch_notifications",
+            "Notification delivery attempts, by outcome (delivered, retry, dead)",
+            notifications.clone(),
+        );
+        let outbox_pending = Gauge::default();
+        registry.register(
+            "upwatch_outbox_pending",
+            "Notifications queued and not yet delivered",
+            outbox_pending.clone(),
+        );
+        let build_info = Family::<VersionL, Gauge>::default();
+        build_info
+            .get_or_create(&VersionL {
+                version: env!("CARGO_PKG_VERSION"),
+            })
+            .set(1);
+        registry.register(
+            "upwatch_build_info",
+            "Always 1; the version is a label",
+            build_info,
+        );
+        let store_flush = Histogram::new(DURATION_BUCKETS);
+        registry.register(
+            "upwatch_store_flush_seconds",
+            "Time to write one batch of results to the store",
+            store_flush.clone(),
+        );
+        let store_rows = Counter::default();
+        registry.register(
+            "upwatch_store_results_written",
+            "Probe results written to the store",
+            store_rows.clone(),
+        );
+        Metrics(Arc::new(Inner {
+            registry,
+            success,
+            health,
+            duration,
+            last_duration,
+            status_code,
+            cert_expiry,
+            last_probe,
+            probes,
+            failures,
+            alerts_firing,
+            notifications,
+            outbox_pending,
+            store_flush,
+            store_rows,
+        }))
+    }
+
+    /// Creates the per-target counters and alert gauges at zero, so `rate()` and alert
+    /// rules see every target from the first scrape.
+    pub fn register_target(&self, target: &str) {
+        for health in [Health::Up, Health::Degraded, Health::Down] {
+            drop(self.0.probes.get_or_create(&HealthL {
+                target: target.to_string(),
+                health: health.as_str(),
+            }));
+        }
+        for sev in Severity::ALL {
+            drop(self.0.alerts_firing.get_or_create(&SeverityL {
+                target: target.to_string(),
+                severity: sev.as_str(),
+            }));
+        }
+    }
+
+    /// Records one probe result.
+    pub fn observe(&self, r: &ProbeResult) {
+        let t = TargetL {
+            target: r.target.to_string(),
+        };
+        let m = &self.0;
+        m.success.get_or_create(&t).set(i64::from(r.ok()));
+        m.health.get_or_create(&t).set(i64::from(r.health.level()));
+        m.status_code
+            .get_or_create(&t)
+            .set(r.status.map_or(0, i64::from));
+        m.last_duration.get_or_create(&t).set(r.total.as_secs_f64());
+        m.last_probe
+            .get_or_create(&t)
+            .set(r.checked_at.timestamp_millis() as f64 / 1000.0);
+        if let Some(tls) = &r.tls {
+            m.cert_expiry
+                .get_or_create(&t)
+                .set(tls.not_after.timestamp());
+        }
+        let phases = [
+            ("dns", r.phases.dns),
+            ("connect", r.phases.connect),
+            ("tls", r.phases.tls),
+            ("ttfb", r.phases.ttfb),
+            ("transfer", r.phases.transfer),
+            ("total", Some(r.total)),
+        ];
+        for (phase, d) in phases {
+            if let Some(d) = d {
+                m.duration
+                    .get_or_create(&PhaseL {
+                        target: t.target.clone(),
+                        phase,
+                    })
+                    .observe(d.as_secs_f64());
+            }
+        }
+        m.probes
+            .get_or_create(&HealthL {
+                target: t.target.clone(),
+                health: r.health.as_str(),
+            })
+            .inc();
+        for f in &r.failures {
+            m.failures
+                .get_or_create(&KindL {
+                    target: t.target.clone(),
+                    kind: f.kind.as_str(),
+                })
+                .inc();
+        }
+    }
+
+    /// Sets whether `target`'s alert of `severity` is firing.
+    pub fn alert_firing(&self, target: &str, severity: Severity, firing: bool) {
+        self.0
+            .alerts_firing
+            .get_or_create(&SeverityL {
+                target: target.to_string(),
+                severity: severity.as_str(),
+            })
+            .set(i64::from(firing));
+    }
+
+    /// Counts one delivery attempt on `channel`.
+    pub fn notification(&self, channel: &str, outcome: Delivery) {
+        self.0
+            .notifications
+            .get_or_create(&ChannelL {
+                channel: channel.to_string(),
+                outcome: outcome.as_str(),
+            })
+            .inc();
+    }
+
+    /// Records one flush of `rows` results that took `took`.
+    pub fn store_flush(&self, took: Duration, rows: usize) {
+        self.0.store_flush.observe(took.as_secs_f64());
+        self.0.store_rows.inc_by(rows as u64);
+    }
+
+    /// Sets the outbox backlog (read from the store at scrape time).
+    pub fn set_outbox_pending(&self, pending: u64) {
+        self.0
+            .outbox_pending
+            .set(i64::try_from(pending).unwrap_or(i64::MAX));
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.0.registry);
+        out
+    }
+}

@@ -1,0 +1,447 @@
+//! The status page at `/`: server-rendered HTML with inline CSS and SVG, no scripts and no
+//! external assets, so it works air-gapped and behind strict proxies. It refreshes itself
+//! every minute. Every piece of text that came from outside (URLs, failure details) is
+//! escaped.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+
+use super::api::{uptime_data, UptimeData};
+use super::ServerState;
+use crate::config::Target;
+use crate::notify::human_duration;
+use crate::probe::Health;
+use crate::store::{HourStats, Window};
+
+/// `GET /`.
+pub async fn index(State(state): State<Arc<ServerState>>) -> Response {
+    let now = (state.clock)();
+    let mut data = Vec::with_capacity(state.targets.len());
+    for t in &state.targets {
+        match uptime_data(&state, &t.name, now).await {
+            Ok(d) => data.push((t.clone(), d)),
+            Err(e) => {
+                tracing::warn!("status page: {e}");
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                    format!("the store cannot be read: {e}\n"),
+                )
+                    .into_response();
+            }
+        }
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        render(&state.location, &data, now),
+    )
+        .into_response()
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const CSS: &str = r#"
+:root{--up:#2f9e44;--degraded:#e8b500;--partial:#f08c00;--down:#e03131;--none:#d5dae1;--ink:#1d2330;--muted:#5c6675;--card:#fff;--bg:#f3f5f8;--line:#e3e7ed}
+*{box-sizing:border-box}
+body{margin:0;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:var(--ink);background:var(--bg)}
+header,main,footer{max-width:980px;margin:0 auto;padding:0 16px}
+header{padding-top:24px}
+h1{font-size:22px;margin:0 0 8px}
+h2{font-size:18px;margin:0;overflow-wrap:anywhere}
+h3{font-size:13px;font-weight:600;color:var(--muted);margin:16px 0 6px;text-transform:uppercase;letter-spacing:.04em}
+.summary{font-size:17px;font-weight:600;padding:12px 16px;border-radius:8px;color:#fff;margin:0 0 6px}
+.summary.up{background:var(--up)}.summary.degraded{background:var(--degraded);color:#1d2330}.summary.down{background:var(--down)}.summary.none{background:var(--muted)}
+.meta{color:var(--muted);margin:0 0 16px;font-size:13px}
+.target{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:16px;margin:0 0 16px}
+.head{display:flex;justify-content:space-between;align-items:center;gap:8px}
+.badge{font-size:13px;font-weight:700;padding:3px 10px;border-radius:999px;color:#fff;white-space:nowrap}
+.badge.up{background:var(--up)}.badge.degraded{background:var(--degraded);color:#1d2330}.badge.down{background:var(--down)}.badge.none{background:var(--muted)}
+.url{color:var(--muted);font-size:13px;margin:4px 0;overflow-wrap:anywhere}
+.since{margin:4px 0;font-size:14px}
+.conditions{margin:8px 0;padding:8px 12px 8px 28px;background:#fff4f4;border-left:3px solid var(--down);border-radius:4px;font-size:14px;overflow-wrap:anywhere}
+.health-degraded .conditions{background:#fffaeb;border-color:var(--degraded)}
+.alert{margin:8px 0;font-size:14px;font-weight:600;color:var(--down)}
+.stats{display:grid;grid-template-columns:repeat(7,minmax(0,1fr));gap:8px;margin:12px 0 0}
+.stats div{background:var(--bg);border-radius:6px;padding:6px 8px}
+.stats dt{font-size:12px;color:var(--muted)}.stats dd{margin:0;font-weight:600;font-variant-numeric:tabular-nums}
+svg{display:block;width:100%}
+.bar{height:34px}.latency{height:90px;background:linear-gradient(var(--line),var(--line)) 0 50%/100% 1px no-repeat}
+.axis{display:flex;justify-content:space-between;font-size:12px;color:var(--muted);margin-top:2px}
+.legend{font-size:12px;color:var(--muted);margin:4px 0 0}
+.legend i{display:inline-block;width:18px;height:3px;vertical-align:middle;margin:0 4px 0 10px}
+.incident{font-size:13px;color:var(--muted);margin:12px 0 0;overflow-wrap:anywhere}
+footer{color:var(--muted);font-size:12px;padding-bottom:32px}
+footer a{color:inherit}
+.s-up{fill:var(--up)}.s-degraded{fill:var(--degraded)}.s-partial{fill:var(--partial)}.s-down{fill:var(--down)}.s-none{fill:var(--none)}
+@media (max-width:640px){.stats{grid-template-columns:repeat(4,minmax(0,1fr))}h1{font-size:20px}.target{padding:12px}}
+"#;
+
+fn health_class(h: Option<Health>) -> &'static str {
+    h.map_or("none", Health::as_str)
+}
+
+fn health_label(h: Option<Health>) -> &'static str {
+    match h {
+        Some(Health::Up) => "Up",
+        Some(Health::Degraded) => "Degraded",
+        Some(Health::Down) => "Down",
+        None => "No data",
+    }
+}
+
+/// Colour class of one bar segment.
+fn segment_class(s: &HourStats) -> &'static str {
+    match s.uptime_percent() {
+        None => "none",
+        Some(_) if s.down == 0 && s.degraded == 0 => "up",
+        Some(_) if s.down == 0 => "degraded",
+        Some(p) if p >= 99.0 => "partial",
+        Some(_) => "down",
+    }
+}
+
+fn pct(p: Option<f64>) -> String {
+    match p {
+        None => "–".into(),
+        Some(p) if p >= 100.0 => "100%".into(),
+        // Never round 99.996 up to a 100% that did not happen.
+        Some(p) => format!("{:.2}%", (p * 100.0).floor() / 100.0),
+    }
+}
+
+fn ms_text(v: f64) -> String {
+    if v >= 1000.0 {
+        format!("{:.2} s", v / 1000.0)
+    } else {
+        format!("{v:.0} ms")
+    }
+}
+
+fn when(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+fn segment_title(s: &HourStats, label: &str) -> String {
+    match s.uptime_percent() {
+        None => format!("{label}: no data"),
+        Some(p) => {
+            let mut t = format!("{label}: {} up, {} probes", pct(Some(p)), s.count);
+            if s.down > 0 {
+                let _ = write!(t, ", {} down", s.down);
+            }
+            if s.degraded > 0 {
+                let _ = write!(t, ", {} degraded", s.degraded);
+            }
+            t
+        }
+    }
+}
+
+/// A row of segments, one per bucket, each with a native tooltip.
+fn bar(class: &str, buckets: &[HourStats], label: impl Fn(&HourStats) -> String) -> String {
+    let w = 10 * buckets.len();
+    let mut svg = format!(
+        r#"<svg class="bar {class}" viewBox="0 0 {w} 34" preserveAspectRatio="none" role="img" aria-label="{}">"#,
+        esc(&format!("uptime, {} segments", buckets.len()))
+    );
+    for (i, b) in buckets.iter().enumerate() {
+        let _ = write!(
+            svg,
+            r#"<rect class="s-{}" x="{}" y="0" width="8" height="34" rx="1.5"><title>{}</title></rect>"#,
+            segment_class(b),
+            i * 10,
+            esc(&segment_title(b, &label(b)))
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// A round upper bound for the chart's y axis.
+fn nice_ceiling(v: f64) -> f64 {
+    if v <= 0.0 || !v.is_finite() {
+        return 1.0;
+    }
+    let mag = 10f64.powf(v.log10().floor());
+    for step in [1.0, 2.0, 2.5, 5.0, 10.0] {
+        if step * mag >= v {
+            return step * mag;
+        }
+    }
+    10.0 * mag
+}
+
+/// Polylines of one series; a bucket without data breaks the line.
+fn polylines(values: &[Option<f64>], max: f64, class: &str, colour: &str, dash: &str) -> String {
+    let mut out = String::new();
+    let mut points: Vec<String> = Vec::new();
+    let flush = |points: &mut Vec<String>, out: &mut String| {
+        match points.len() {
+            0 => {}
+            // One point alone is drawn as a dot so a single hour still shows.
+            1 => {
+                let (x, y) = points[0].split_once(',').unwrap_or(("0", "0"));
+                let _ = write!(
+                    out,
+                    r#"<circle class="{class}" cx="{x}" cy="{y}" r="1.8" fill="{colour}"/>"#
+                );
+            }
+            _ => {
+                let _ = write!(
+                    out,
+                    r#"<polyline class="{class}" points="{}" fill="none" stroke="{colour}" stroke-width="2" stroke-dasharray="{dash}" vector-effect="non-scaling-stroke" stroke-linejoin="round"/>"#,
+                    points.join(" ")
+                );
+            }
+        }
+        points.clear();
+    };
+    for (i, v) in values.iter().enumerate() {
+        match v {
+            Some(v) => {
+                let x = i * 10 + 5;
+                let y = 88.0 - (v / max).min(1.0) * 84.0;
+                points.push(format!("{x},{y:.1}"));
+            }
+            None => flush(&mut points, &mut out),
+        }
+    }
+    flush(&mut points, &mut out);
+    out
+}
+
+fn latency_chart(hours: &[HourStats]) -> (String, f64) {
+    let p50: Vec<Option<f64>> = hours.iter().map(|h| h.p50_ms).collect();
+    let p95: Vec<Option<f64>> = hours.iter().map(|h| h.p95_ms).collect();
+    let max = nice_ceiling(p95.iter().flatten().copied().fold(0.0, f64::max));
+    let w = 10 * hours.len();
+    let mut svg = format!(
+        r#"<svg class="latency" viewBox="0 0 {w} 90" preserveAspectRatio="none" role="img" aria-label="latency p50 and p95 per hour">"#
+    );
+    svg.push_str(&polylines(&p95, max, "p95", "#7b8fd1", "4 3"));
+    svg.push_str(&polylines(&p50, max, "p50", "#2446a8", ""));
+    svg.push_str("</svg>");
+    (svg, max)
+}
+
+fn stat(out: &mut String, label: &str, value: &str) {
+    let _ = write!(
+        out,
+        "<div><dt>{}</dt><dd>{}</dd></div>",
+        esc(label),
+        esc(value)
+    );
+}
+
+fn target_section(t: &Target, d: &UptimeData, now: DateTime<Utc>) -> String {
+    let r = &d.report;
+    let class = health_class(r.health);
+    let mut s = format!(
+        r#"<section class="target health-{class}" id="target-{name}"><div class="head"><h2>{name}</h2><span class="badge {class}">{label}</span></div><p class="url">{url} · {sched}</p>"#,
+        name = esc(&t.name),
+        label = health_label(r.health),
+        url = esc(&t.display_url),
+        sched = esc(&t.schedule.describe()),
+    );
+    if let Some(since) = r.since {
+        let _ = write!(
+            s,
+            r#"<p class="since">{} since {} ({})</p>"#,
+            health_label(r.health),
+            when(since),
+            human_duration((now - since).to_std().unwrap_or_default())
+        );
+    }
+    let failures = r
+        .last_result
+        .as_ref()
+        .and_then(|v| v.get("failures"))
+        .and_then(|f| f.as_array())
+        .cloned()
+        .unwrap_or_default();
+    if !failures.is_empty() {
+        s.push_str(r#"<ul class="conditions">"#);
+        for f in &failures {
+            let kind = f.get("kind").and_then(|k| k.as_str()).unwrap_or("failure");
+            let detail = f.get("detail").and_then(|k| k.as_str()).unwrap_or("");
+            let _ = write!(s, "<li><b>{}</b>: {}</li>", esc(kind), esc(detail));
+        }
+        s.push_str("</ul>");
+    }
+    for a in &r.open_alerts {
+        let started = a.started_at.map(when).unwrap_or_default();
+        let _ = write!(
+            s,
+            r#"<p class="alert">Alert firing ({}) since {}</p>"#,
+            esc(&a.severity),
+            esc(&started)
+        );
+    }
+    s.push_str(r#"<dl class="stats">"#);
+    let windows: Vec<&Window> = r.uptime.iter().chain([&d.window_90d]).collect();
+    for w in windows {
+        stat(
+            &mut s,
+            &format!("Uptime {}", w.window),
+            &pct(w.uptime_percent),
+        );
+    }
+    match &r.latency_24h {
+        Some(l) => {
+            stat(&mut s, "p50 24h", &ms_text(l.p50_ms));
+            stat(&mut s, "p95 24h", &ms_text(l.p95_ms));
+            stat(&mut s, "p99 24h", &ms_text(l.p99_ms));
+        }
+        None => {
+            for label in ["p50 24h", "p95 24h", "p99 24h"] {
+                stat(&mut s, label, "–");
+            }
+        }
+    }
+    s.push_str("</dl>");
+    s.push_str("<h3>90 days</h3>");
+    s.push_str(&bar("bar-90d", &d.daily, |b| {
+        DateTime::from_timestamp(b.hour, 0)
+            .map(|t| t.format("%Y-%m-%d").to_string())
+            .unwrap_or_default()
+    }));
+    s.push_str(r#"<div class="axis"><span>90 days ago</span><span>today</span></div>"#);
+    s.push_str("<h3>24 hours</h3>");
+    s.push_str(&bar("bar-24h", &d.hourly, |b| {
+        DateTime::from_timestamp(b.hour, 0)
+            .map(|t| t.format("%H:00 UTC").to_string())
+            .unwrap_or_default()
+    }));
+    s.push_str(r#"<div class="axis"><span>24 h ago</span><span>now</span></div>"#);
+    let (chart, max) = latency_chart(&d.hourly);
+    s.push_str("<h3>Latency, 24 hours</h3>");
+    s.push_str(&chart);
+    let _ = write!(
+        s,
+        r#"<div class="axis"><span>24 h ago</span><span>0 – {}</span><span>now</span></div><p class="legend"><i style="background:#2446a8"></i>p50<i style="background:#7b8fd1"></i>p95 (hourly)</p>"#,
+        ms_text(max)
+    );
+    if let Some(i) = &r.last_incident {
+        let end = match i.ended_at {
+            Some(e) => format!("ended {}", when(e)),
+            None => "ongoing".into(),
+        };
+        let _ = write!(
+            s,
+            r#"<p class="incident">Last incident ({}): {}, {}, lasted {} — {}</p>"#,
+            esc(&i.severity),
+            when(i.started_at),
+            end,
+            human_duration(std::time::Duration::from_secs(
+                u64::try_from(i.duration_s).unwrap_or(0)
+            )),
+            esc(&i.cause)
+        );
+    }
+    s.push_str("</section>");
+    s
+}
+
+/// The whole page.
+pub fn render(location: &str, data: &[(Arc<Target>, UptimeData)], now: DateTime<Utc>) -> String {
+    let count = |h: Option<Health>| data.iter().filter(|(_, d)| d.report.health == h).count();
+    let (down, degraded, none) = (
+        count(Some(Health::Down)),
+        count(Some(Health::Degraded)),
+        count(None),
+    );
+    let n = data.len();
+    let (class, summary) = if down > 0 {
+        ("down", format!("{down} of {n} target(s) down"))
+    } else if degraded > 0 {
+        ("degraded", format!("{degraded} of {n} target(s) degraded"))
+    } else if none == n {
+        ("none", "No results yet".to_string())
+    } else if none > 0 {
+        (
+            "up",
+            format!(
+                "{} of {n} target(s) up, {none} without results yet",
+                n - none
+            ),
+        )
+    } else {
+        ("up", format!("All {n} target(s) up"))
+    };
+    let mut html = format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta http-equiv="refresh" content="60"><title>upwatch · {loc}</title><style>{CSS}</style></head><body><header><h1>upwatch · {loc}</h1><p class="summary {class}">{summary}</p><p class="meta">Updated {updated}; refreshes every minute.</p></header><main>"#,
+        loc = esc(location),
+        summary = esc(&summary),
+        updated = when(now),
+    );
+    for (t, d) in data {
+        html.push_str(&target_section(t, d, now));
+    }
+    let _ = write!(
+        html,
+        r#"</main><footer>upwatch {} · Uptime counts probes that were not down (degraded counts as up); bars are coloured by the worst that happened in each hour or day. · <a href="/api/v1/targets">JSON</a> · <a href="/metrics">metrics</a></footer></body></html>"#,
+        env!("CARGO_PKG_VERSION")
+    );
+    html
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            esc(r#"<script>"x" & 'y'</script>"#),
+            "&lt;script&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/script&gt;"
+        );
+    }
+
+    #[test]
+    fn rounds_axes_and_percentages_honestly() {
+        assert_eq!(nice_ceiling(0.0), 1.0);
+        assert_eq!(nice_ceiling(180.0), 200.0);
+        assert_eq!(nice_ceiling(201.0), 250.0);
+        assert_eq!(nice_ceiling(3100.0), 5000.0);
+        assert_eq!(pct(Some(99.996)), "99.99%");
+        assert_eq!(pct(Some(100.0)), "100%");
+        assert_eq!(pct(None), "–");
+    }
+
+    #[test]
+    fn segments_are_coloured_by_the_worst_outcome() {
+        let mut h = HourStats::from_samples(0, std::iter::empty());
+        assert_eq!(segment_class(&h), "none");
+        h = HourStats::from_samples(0, [(Health::Up, 1.0); 3].into_iter());
+        assert_eq!(segment_class(&h), "up");
+        h = HourStats::from_samples(0, [(Health::Up, 1.0), (Health::Degraded, 4.0)].into_iter());
+        assert_eq!(segment_class(&h), "degraded");
+        let mostly_up = std::iter::repeat_n((Health::Up, 1.0), 199).chain([(Health::Down, 0.0)]);
+        h = HourStats::from_samples(0, mostly_up);
+        assert_eq!(segment_class(&h), "partial");
+        h = HourStats::from_samples(0, [(Health::Up, 1.0), (Health::Down, 0.0)].into_iter());
+        assert_eq!(segment_class(&h), "down");
+    }
+}

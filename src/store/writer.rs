@@ -1,0 +1,284 @@
+//! The result writer: the one task that records probe results. Rows are batched into one
+//! transaction per flush (at most [`FLUSH_EVERY`] after the first row waits, or every
+//! [`BATCH_ROWS`] rows), so thousands of targets cost one fsync a second, and a kill -9
+//! loses at most the batch in memory. The same task runs hourly aggregation and pruning
+//! between flushes.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::params;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::{ms, Store, StoreError};
+use crate::config::StoreSettings;
+use crate::metrics::Metrics;
+use crate::notify::outbox::WallClock;
+use crate::probe::{Health, ProbeResult};
+
+/// Longest a result waits in memory before it is written.
+pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// A batch this large is written at once.
+pub const BATCH_ROWS: usize = 1000;
+/// How often closed hours are aggregated and old rows pruned.
+pub const MAINTAIN_EVERY: Duration = Duration::from_secs(60);
+/// Rows kept in memory while the store cannot be written; past this the oldest are dropped
+/// (and logged) rather than growing without bound.
+const MAX_BACKLOG: usize = 200_000;
+
+/// One probe result as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultRow {
+    /// Target name.
+    pub target: Arc<str>,
+    /// When the probe started.
+    pub checked_at: DateTime<Utc>,
+    /// Verdict.
+    pub health: Health,
+    /// HTTP status, when a response arrived.
+    pub status: Option<u16>,
+    /// Total latency in milliseconds.
+    pub total_ms: f64,
+    /// Failure kinds, space-separated (empty when up).
+    pub failures: String,
+    /// The result as `check` prints it (phases, TLS facts, failures with detail), plus the
+    /// response headers that were kept.
+    pub detail: String,
+}
+
+impl ResultRow {
+    /// The stored form of `r`.
+    pub fn from_result(r: &ProbeResult) -> Self {
+        let mut detail = r.to_check_json();
+        if let (Some(resp), Some(obj)) = (&r.response, detail.as_object_mut()) {
+            let headers: serde_json::Map<String, serde_json::Value> = resp
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str())))
+                .collect();
+            obj.insert("headers".into(), headers.into());
+        }
+        ResultRow {
+            target: r.target.clone(),
+            checked_at: r.checked_at,
+            health: r.health,
+            status: r.status,
+            total_ms: crate::probe::result::ms(r.total),
+            failures: r
+                .failures
+                .iter()
+                .map(|f| f.kind.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+            detail: detail.to_string(),
+        }
+    }
+}
+
+/// Whether the store is taking writes, for `/readyz`.
+#[derive(Clone, Default)]
+pub struct StoreHealth(Arc<HealthInner>);
+
+#[derive(Default)]
+struct HealthInner {
+    failing: AtomicBool,
+    last_error: Mutex<Option<String>>,
+    rows_written: AtomicU64,
+}
+
+impl StoreHealth {
+    /// `Err(reason)` when the last write failed.
+    pub fn check(&self) -> Result<(), String> {
+        if self.0.failing.load(Ordering::Relaxed) {
+            let e = self
+                .0
+                .last_error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            Err(e.unwrap_or_else(|| "store write failed".into()))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Results written since start.
+    pub fn rows_written(&self) -> u64 {
+        self.0.rows_written.load(Ordering::Relaxed)
+    }
+
+    fn record(&self, outcome: &Result<usize, StoreError>) {
+        match outcome {
+            Ok(n) => {
+                self.0.failing.store(false, Ordering::Relaxed);
+                self.0.rows_written.fetch_add(*n as u64, Ordering::Relaxed);
+            }
+            Err(e) => {
+                *self.0.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+                self.0.failing.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// Where the pipeline sends results to be recorded.
+#[derive(Clone)]
+pub struct ResultSink(mpsc::Sender<ResultRow>);
+
+impl ResultSink {
+    /// Queues `r` for the next flush (waits only if the writer is far behind).
+    pub async fn record(&self, r: &ProbeResult) {
+        if self.0.send(ResultRow::from_result(r)).await.is_err() {
+            tracing::error!(target_name = %r.target, "result writer has stopped; result not recorded");
+        }
+    }
+}
+
+/// The writer task's settings.
+pub struct Writer {
+    /// Where rows go.
+    pub store: Store,
+    /// Retention.
+    pub settings: StoreSettings,
+    /// Wall clock (aggregation and pruning decide by it).
+    pub clock: WallClock,
+    /// Shared with `/readyz`.
+    pub health: StoreHealth,
+    /// Flush timings.
+    pub metrics: Metrics,
+}
+
+impl Writer {
+    /// Starts the writer; it ends (after a last flush) when every [`ResultSink`] is gone.
+    pub fn spawn(self) -> (ResultSink, JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(10_000);
+        (ResultSink(tx), tokio::spawn(self.run(rx)))
+    }
+
+    async fn run(self, mut rx: mpsc::Receiver<ResultRow>) {
+        let mut buf: Vec<ResultRow> = Vec::new();
+        let mut flush_at: Option<Instant> = None;
+        // The first pass waits a little so start-up is not slowed by a long catch-up.
+        let mut maintain =
+            tokio::time::interval_at(Instant::now() + Duration::from_secs(5), MAINTAIN_EVERY);
+        maintain.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                row = rx.recv() => match row {
+                    Some(row) => {
+                        buf.push(row);
+                        if buf.len() >= BATCH_ROWS {
+                            self.flush(&mut buf).await;
+                        }
+                        if buf.is_empty() {
+                            flush_at = None;
+                        } else if flush_at.is_none() {
+                            flush_at = Some(Instant::now() + FLUSH_EVERY);
+                        }
+                    }
+                    None => break,
+                },
+                _ = sleep_until(flush_at), if flush_at.is_some() => {
+                    self.flush(&mut buf).await;
+                    flush_at = (!buf.is_empty()).then(|| Instant::now() + FLUSH_EVERY);
+                }
+                _ = maintain.tick() => self.maintain().await,
+            }
+        }
+        if !buf.is_empty() {
+            self.flush(&mut buf).await;
+            if !buf.is_empty() {
+                tracing::error!(
+                    rows = buf.len(),
+                    "shutting down with results that could not be recorded"
+                );
+            }
+        }
+    }
+
+    async fn flush(&self, buf: &mut Vec<ResultRow>) {
+        let rows = std::mem::take(buf);
+        let started = Instant::now();
+        let outcome = self.store.insert_results(rows.clone()).await;
+        self.health.record(&outcome);
+        match outcome {
+            Ok(n) => self.metrics.store_flush(started.elapsed(), n),
+            Err(e) => {
+                *buf = rows;
+                if buf.len() > MAX_BACKLOG {
+                    let excess = buf.len() - MAX_BACKLOG;
+                    buf.drain(..excess);
+                    tracing::error!(
+                        dropped = excess,
+                        "cannot record results ({e}); dropped the oldest {excess} to bound memory"
+                    );
+                } else {
+                    tracing::error!(
+                        waiting = buf.len(),
+                        "cannot record results ({e}); keeping them to retry"
+                    );
+                }
+            }
+        }
+    }
+
+    async fn maintain(&self) {
+        let now = (self.clock)();
+        match self.store.aggregate_closed_hours(now, &self.settings).await {
+            Ok(0) => {}
+            Ok(hours) => tracing::debug!(hours, "aggregated closed hours"),
+            Err(e) => tracing::error!("hourly aggregation failed: {e}"),
+        }
+        match self.store.prune(now, &self.settings).await {
+            Ok(p) if p.total() > 0 => tracing::info!(
+                results = p.results,
+                hourly = p.hourly,
+                incidents = p.incidents,
+                notifications = p.outbox,
+                "pruned history past retention"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::error!("pruning failed: {e}"),
+        }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Store {
+    /// Writes `rows` in one transaction; returns how many.
+    pub async fn insert_results(&self, rows: Vec<ResultRow>) -> Result<usize, StoreError> {
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO result (target, checked_at, health, status, total_ms, failures, detail)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?;
+                for r in &rows {
+                    stmt.execute(params![
+                        &*r.target,
+                        ms(r.checked_at),
+                        r.health.level(),
+                        r.status,
+                        r.total_ms,
+                        r.failures,
+                        r.detail
+                    ])?;
+                }
+            }
+            tx.commit()?;
+            Ok(rows.len())
+        })
+        .await
+    }
+}
