@@ -609,6 +609,66 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_version_1_store_is_migrated_keeping_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("upwatch.db");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(MIGRATIONS[0]).unwrap();
+            c.execute_batch(
+                "PRAGMA user_version = 1;
+                 INSERT INTO outbox (id, channel, payload, created_at, next_attempt_at)
+                 VALUES ('old', 'hook', '{}', 1, 1);",
+            )
+            .unwrap();
+        }
+        // A reader never migrates: it says what to do.
+        let err = Reader::open_file(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("schema version 1, older than this upwatch"),
+            "{err}"
+        );
+        let store = Store::open_file(&path).unwrap();
+        assert_eq!(store.outbox_counts().await.unwrap().pending, 1);
+        store
+            .insert_results(vec![ResultRow {
+                target: Arc::from("api"),
+                checked_at: from_ms(5),
+                health: crate::probe::Health::Up,
+                status: Some(200),
+                total_ms: 1.0,
+                failures: String::new(),
+                detail: "{}".into(),
+            }])
+            .await
+            .unwrap();
+        let c = Connection::open(&path).unwrap();
+        let v: i64 = c
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        assert!(Reader::open_file(&path).is_ok());
+    }
+
+    #[test]
+    fn an_empty_file_is_migrated_and_a_missing_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("upwatch.db");
+        let err = Reader::open_file(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("no store at") && err.contains("upwatch run"),
+            "{err}"
+        );
+        std::fs::write(&path, b"").unwrap();
+        Store::open_file(&path).unwrap();
+        let c = Connection::open(&path).unwrap();
+        let v: i64 = c
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+    }
+
     #[test]
     fn a_newer_schema_is_refused_without_damage() {
         let dir = tempfile::tempdir().unwrap();
