@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
-# The test suite, as the README's quick start and CI run it. The email tests talk to a real
-# SMTP server (Python's aiosmtpd, from PyPI); it is installed here when missing.
+# The test suite, as the README's quick start and CI run it. Two tests need programs from
+# outside Cargo, installed here when missing: the email tests talk to a real SMTP server
+# (Python's aiosmtpd, from PyPI), and the status-page test renders the page in headless
+# Chromium (Debian's chromium package; needs root or sudo for apt-get).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! python3 -c "import aiosmtpd" 2>/dev/null; then
     python3 -m pip install --quiet aiosmtpd 2>/dev/null \
         || python3 -m pip install --quiet --break-system-packages aiosmtpd
+fi
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+    sudo=""
+    if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+    echo "installing Debian's chromium for the status-page test" >&2
+    $sudo apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+        chromium fonts-dejavu-core >/dev/null
 fi
 exec cargo test "$@"

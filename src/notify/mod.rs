@@ -134,6 +134,12 @@ impl Notification {
 /// `1h 3m`, `12m`, `45s`.
 pub fn human_duration(d: Duration) -> String {
     let s = d.as_secs();
+    if s >= 86_400 {
+        return match (s / 86_400, (s % 86_400) / 3600) {
+            (days, 0) => format!("{days}d"),
+            (days, h) => format!("{days}d {h}h"),
+        };
+    }
     match (s / 3600, (s % 3600) / 60, s % 60) {
         (0, 0, sec) => format!("{sec}s"),
         (0, m, _) => format!("{m}m"),
@@ -379,6 +385,11 @@ mod tests {
     fn durations_and_retry_after() {
         assert_eq!(human_duration(Duration::from_secs(3780)), "1h 3m");
         assert_eq!(human_duration(Duration::from_secs(45)), "45s");
+        assert_eq!(
+            human_duration(Duration::from_secs(86_400 * 11 + 3600 * 21 + 5)),
+            "11d 21h"
+        );
+        assert_eq!(human_duration(Duration::from_secs(86_400 * 2)), "2d");
         let now = Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap();
         assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
         assert_eq!(

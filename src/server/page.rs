@@ -89,8 +89,9 @@ h3{font-size:13px;font-weight:600;color:var(--muted);margin:16px 0 6px;text-tran
 svg{display:block;width:100%}
 .bar{height:34px}.latency{height:90px;background:linear-gradient(var(--line),var(--line)) 0 50%/100% 1px no-repeat}
 .axis{display:flex;justify-content:space-between;font-size:12px;color:var(--muted);margin-top:2px}
-.legend{font-size:12px;color:var(--muted);margin:4px 0 0}
-.legend i{display:inline-block;width:18px;height:3px;vertical-align:middle;margin:0 4px 0 10px}
+.legend{font-size:12px;color:var(--muted)}
+.legend i{display:inline-block;width:18px;height:3px;vertical-align:middle;margin:0 4px 0 10px}.legend i:first-child{margin-left:0}
+.nodata{font-size:13px;color:var(--muted);margin:4px 0 0}
 .incident{font-size:13px;color:var(--muted);margin:12px 0 0;overflow-wrap:anywhere}
 footer{color:var(--muted);font-size:12px;padding-bottom:32px}
 footer a{color:inherit}
@@ -134,6 +135,8 @@ fn pct(p: Option<f64>) -> String {
 fn ms_text(v: f64) -> String {
     if v >= 1000.0 {
         format!("{:.2} s", v / 1000.0)
+    } else if v < 10.0 {
+        format!("{v:.1} ms")
     } else {
         format!("{v:.0} ms")
     }
@@ -200,12 +203,16 @@ fn polylines(values: &[Option<f64>], max: f64, class: &str, colour: &str, dash: 
     let flush = |points: &mut Vec<String>, out: &mut String| {
         match points.len() {
             0 => {}
-            // One point alone is drawn as a dot so a single hour still shows.
+            // One point alone is drawn as a short dash across its hour, so a single hour
+            // still shows (a circle would be stretched by the chart's free aspect ratio).
             1 => {
                 let (x, y) = points[0].split_once(',').unwrap_or(("0", "0"));
+                let x: f64 = x.parse().unwrap_or(0.0);
                 let _ = write!(
                     out,
-                    r#"<circle class="{class}" cx="{x}" cy="{y}" r="1.8" fill="{colour}"/>"#
+                    r#"<polyline class="{class}" points="{},{y} {},{y}" fill="none" stroke="{colour}" stroke-width="2" stroke-dasharray="{dash}" vector-effect="non-scaling-stroke"/>"#,
+                    x - 4.0,
+                    x + 4.0
                 );
             }
             _ => {
@@ -337,12 +344,21 @@ fn target_section(t: &Target, d: &UptimeData, now: DateTime<Utc>) -> String {
     s.push_str(r#"<div class="axis"><span>24 h ago</span><span>now</span></div>"#);
     let (chart, max) = latency_chart(&d.hourly);
     s.push_str("<h3>Latency, 24 hours</h3>");
-    s.push_str(&chart);
     let _ = write!(
         s,
-        r#"<div class="axis"><span>24 h ago</span><span>0 – {}</span><span>now</span></div><p class="legend"><i style="background:#2446a8"></i>p50<i style="background:#7b8fd1"></i>p95 (hourly)</p>"#,
+        r#"<div class="axis"><span class="legend"><i style="background:#2446a8"></i>p50<i style="background:#7b8fd1"></i>p95, per hour</span><span>scale 0 – {}</span></div>"#,
         ms_text(max)
     );
+    s.push_str(&chart);
+    s.push_str(r#"<div class="axis"><span>24 h ago</span><span>now</span></div>"#);
+    if d.hourly.iter().all(|h| h.p50_ms.is_none()) {
+        let why = if d.hourly.iter().all(|h| h.count == 0) {
+            "No probes in the last 24 hours."
+        } else {
+            "Every probe in the last 24 hours was down; latency is only charted for probes that got through."
+        };
+        let _ = write!(s, r#"<p class="nodata">{why}</p>"#);
+    }
     if let Some(i) = &r.last_incident {
         let end = match i.ended_at {
             Some(e) => format!("ended {}", when(e)),

@@ -123,9 +123,8 @@ impl Store {
         let agg_cutoff = now
             - chrono::Duration::from_std(settings.aggregate_retention)
                 .unwrap_or(chrono::Duration::MAX);
-        let mut p = Pruned::default();
         // Raw rows go only once their hour is aggregated, whatever the retention says.
-        p.results = self
+        let results = self
             .batched(move |c| {
                 let w = watermark(c)?.map_or(i64::MIN, |w| w.saturating_mul(1000));
                 Ok(c.execute(
@@ -136,7 +135,7 @@ impl Store {
             })
             .await?;
         let hour_cutoff = hour_of(agg_cutoff);
-        p.hourly = self
+        let hourly = self
             .batched(move |c| {
                 Ok(c.execute(
                     "DELETE FROM hourly WHERE (target, hour) IN
@@ -146,7 +145,7 @@ impl Store {
             })
             .await?;
         let incident_cutoff = ms(agg_cutoff);
-        p.incidents = self
+        let incidents = self
             .batched(move |c| {
                 Ok(c.execute(
                     "DELETE FROM incident WHERE id IN (SELECT id FROM incident
@@ -155,7 +154,7 @@ impl Store {
                 )?)
             })
             .await?;
-        p.outbox = self
+        let outbox = self
             .batched(move |c| {
                 Ok(c.execute(
                     "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox
@@ -164,7 +163,12 @@ impl Store {
                 )?)
             })
             .await?;
-        Ok(p)
+        Ok(Pruned {
+            results,
+            hourly,
+            incidents,
+            outbox,
+        })
     }
 
     /// Runs a deleting statement until it deletes less than a full batch.
