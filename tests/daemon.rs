@@ -1,5 +1,6 @@
 //! `upwatch run` end to end: a local target flips 200 → 500 → 200 and real receivers get
-//! firing then resolved; a daemon killed with SIGKILL loses no queued notification.
+//! firing then resolved; a daemon killed with SIGKILL loses no queued notification and
+//! leaves a readable store with its flushed results.
 
 mod common;
 
@@ -248,8 +249,26 @@ timeout = "200ms"
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(queued, "the firing notification was queued and failed once");
+    // Let at least one batch of results reach the store (the writer flushes every second).
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     daemon.kill().await.unwrap(); // SIGKILL: no shutdown code runs.
     let _ = daemon.wait().await;
+    {
+        // The killed writer left a consistent file with its flushed results in it.
+        let c = rusqlite::Connection::open(&db).unwrap();
+        let ok: String = c
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(ok, "ok");
+        let results: i64 = c
+            .query_row(
+                "SELECT COUNT(*) FROM result WHERE target = 'down' AND health = 0",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(results >= 1, "flushed results survive a kill -9");
+    }
 
     let rx = Receiver::start_on(
         tokio::net::TcpListener::bind(("127.0.0.1", port))

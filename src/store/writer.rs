@@ -282,3 +282,20 @@ impl Store {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readiness_follows_the_last_write() {
+        let h = StoreHealth::default();
+        assert!(h.check().is_ok());
+        h.record(&Err(StoreError::Join("disk full".into())));
+        let e = h.check().unwrap_err();
+        assert!(e.contains("disk full"), "{e}");
+        h.record(&Ok(3));
+        assert!(h.check().is_ok());
+        assert_eq!(h.rows_written(), 3);
+    }
+}
