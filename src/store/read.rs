@@ -18,7 +18,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::maintain::{hour_of, raw_hour_samples, watermark};
+use super::maintain::{hour_of, raw_samples, watermark};
 use super::{from_ms, ms, Db, StoreError, SCHEMA_VERSION};
 use crate::alert::{AlertPhase, AlertState};
 use crate::probe::{Failure, Health};
@@ -488,7 +488,7 @@ fn hourly_series(
     }
     let raw_from = first.max(w);
     if raw_from <= last {
-        let samples = raw_hour_samples(c, Some(target), raw_from * 1000, (last + 3600) * 1000)?;
+        let samples = raw_samples(c, Some(target), raw_from * 1000, (last + 3600) * 1000)?;
         let mut per_hour: BTreeMap<i64, Vec<(Health, f64)>> = BTreeMap::new();
         for (_, at, h, ms) in samples {
             per_hour
