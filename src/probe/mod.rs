@@ -3,6 +3,8 @@
 //! the TLS stack ([`tls`]). Must not schedule, store or alert: it returns data.
 
 pub mod http;
+pub mod provider;
+pub mod ratelimit;
 pub mod result;
 pub mod tls;
 
