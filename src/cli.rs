@@ -483,5 +483,41 @@ pub fn table(results: &[ProbeResult]) -> String {
             },
         ]);
     }
-    align(&rows)
+    let mut out = align(&rows);
+    // Under the table: what each failure class means, and what to quote to support.
+    for r in results {
+        let Some(class) = r.error_class else { continue };
+        out.push_str(&format!(
+            "\n{}: {} — {}",
+            r.target,
+            class.as_str(),
+            class.remedy()
+        ));
+        if let Some(resp) = &r.response {
+            if let Some(e) = resp
+                .provider_error
+                .as_ref()
+                .and_then(|e| e.message.as_ref())
+            {
+                out.push_str(&format!("\n  provider said: {e}"));
+            }
+            for (name, id) in &resp.request_ids {
+                out.push_str(&format!("\n  {name}: {id}"));
+            }
+            if let Some(l) = resp.ratelimit.tightest() {
+                let figure = |v: Option<f64>| v.map_or("?".to_string(), |v| format!("{v}"));
+                out.push_str(&format!(
+                    "\n  rate limit ({}): {} of {} left",
+                    l.kind,
+                    figure(l.remaining),
+                    figure(l.limit)
+                ));
+            }
+            if let Some(s) = resp.ratelimit.retry_after_s {
+                out.push_str(&format!("\n  retry after: {s} s"));
+            }
+        }
+        out.push('\n');
+    }
+    out
 }

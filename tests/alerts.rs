@@ -361,6 +361,7 @@ fn result(failing: bool, at: DateTime<Utc>) -> ProbeResult {
         remote_addr: None,
         attempts: 1,
         reused_connection: false,
+        error_class: None,
     }
 }
 

@@ -259,3 +259,28 @@ async fn run_logs_each_probe_and_exits_0_on_sigterm() {
     }
     assert!(rest.contains("stopped cleanly"), "{rest}");
 }
+
+#[tokio::test]
+async fn check_explains_a_provider_refusal_under_the_table() {
+    let server = start(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        &dir,
+        &format!(
+            "[[target]]\nname = \"models\"\nurl = \"http://127.0.0.1:{}/llm/rate-limited\"\n",
+            server.port()
+        ),
+    );
+    let out = run(&["check"], &cfg).await;
+    assert_eq!(out.code, 1);
+    let text = &out.stdout;
+    for want in [
+        "models: rate_limited — the provider is rate-limiting this key",
+        "provider said: Requests rate limit exceeded",
+        "x-request-id: req-429",
+        "rate limit (requests): 0 of 60 left",
+        "retry after: 30 s",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+}

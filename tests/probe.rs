@@ -541,3 +541,70 @@ async fn secrets_reach_the_server_but_no_output() {
     assert!(json.contains("key=***"), "{json}");
     assert!(!format!("{r:?}").contains("sk-very-secret"));
 }
+
+#[tokio::test]
+async fn provider_refusals_are_decoded_classified_and_traced() {
+    let server = start(None).await;
+    let port = server.port();
+    // (case, class, provider message, request id)
+    let cases = [
+        ("invalid-key", "auth", "Unauthorized", Some("req-401")),
+        ("no-credits", "billing", "Insufficient credits", Some("req-402")),
+        (
+            "inactive",
+            "billing",
+            "Account inactive or usage limit reached",
+            Some("corr-403"),
+        ),
+        ("no-model", "not_found", "Invalid model: mistral-huge", Some("req-404")),
+        (
+            "bad-request",
+            "validation",
+            "body.max_tokens: Input should be greater than 0",
+            None,
+        ),
+        ("rate-limited", "rate_limited", "Requests rate limit exceeded", Some("req-429")),
+        (
+            "grpc",
+            "upstream",
+            "upstream connect error or disconnect/reset before headers. reset reason: protocol error (grpc status 14)",
+            Some("8f00aa-CDG"),
+        ),
+        ("overloaded", "upstream", "Service unavailable", Some("req-503")),
+    ];
+    for (case, class, message, request_id) in cases {
+        let r = probe(
+            &format!("url = \"http://127.0.0.1:{port}/llm/{case}\""),
+            None,
+        )
+        .await;
+        let j = r.to_check_json();
+        assert_eq!(j["error_class"], class, "{case}");
+        assert!(j["remedy"].as_str().unwrap().len() > 20, "{case}");
+        assert_eq!(j["provider_error"]["message"], message, "{case}");
+        assert_eq!(j["request_id"].as_str(), request_id, "{case}");
+    }
+    let r = probe(
+        &format!("url = \"http://127.0.0.1:{port}/llm/rate-limited\""),
+        None,
+    )
+    .await;
+    let j = r.to_check_json();
+    assert_eq!(j["ratelimit"]["limit"], 60.0);
+    assert_eq!(j["ratelimit"]["remaining"], 0.0);
+    assert_eq!(j["ratelimit"]["retry_after_s"], 30.0);
+    assert_eq!(j["ratelimit"]["limits"][0]["kind"], "requests");
+    assert!(j["ratelimit"]["reset_at"].is_string());
+    assert_eq!(j["provider_error"]["type"], "rate_limited");
+    // Transport failures are classed too, without a provider error.
+    let r = probe(
+        &format!("url = \"http://127.0.0.1:{}/\"", closed_port().await),
+        None,
+    )
+    .await;
+    let j = r.to_check_json();
+    assert_eq!(j["error_class"], "network");
+    assert!(j["provider_error"].is_null());
+    let r = probe(&format!("url = \"http://127.0.0.1:{port}/ok\""), None).await;
+    assert!(r.to_check_json()["error_class"].is_null());
+}

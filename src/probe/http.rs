@@ -149,6 +149,7 @@ impl TargetProber {
             remote_addr: None,
             attempts: 1,
             reused_connection: false,
+            error_class: None,
         };
 
         // A kept connection is used only if it is still open and ready.
@@ -233,8 +234,11 @@ impl TargetProber {
         };
         let status = response.status().as_u16();
         result.status = Some(status);
+        let headers = keep_headers(response.headers(), &t);
         let mut info = ResponseInfo {
-            headers: keep_headers(response.headers(), &t),
+            request_ids: super::provider::request_ids(&headers, &[]),
+            ratelimit: super::ratelimit::parse(&headers, chrono::Utc::now()),
+            headers,
             ..ResponseInfo::default()
         };
 
@@ -302,6 +306,11 @@ impl TargetProber {
             if !excerpt.trim().is_empty() {
                 info.body_excerpt = Some(t.redactor.redact(&excerpt));
             }
+            info.provider_error = super::provider::decode_error(&kept).map(|mut e| {
+                // Some gateways echo the request (and so the key) in their error text.
+                e.message = e.message.map(|m| t.redactor.redact(&m));
+                e
+            });
         }
         if let (Some(needle), false) = (&t.expect_body_contains, body_failed) {
             if !contains(&kept, needle.as_bytes()) {
@@ -638,6 +647,14 @@ fn finish(mut result: ProbeResult, laps: Laps, failures: Vec<Failure>) -> ProbeR
     result.total = laps.total();
     result.phases = laps.phases;
     result.health = ProbeResult::health_of(&failures);
+    result.error_class = super::provider::classify(
+        result.status,
+        &failures,
+        result
+            .response
+            .as_ref()
+            .and_then(|r| r.provider_error.as_ref()),
+    );
     result.failures = failures;
     result
 }

@@ -288,7 +288,11 @@ mod tests {
             // Mistral: flat object.
             (
                 r#"{"object":"error","message":"Unauthorized","type":"invalid_request_error","param":null,"code":"1000"}"#,
-                pe(Some("invalid_request_error"), Some("1000"), Some("Unauthorized")),
+                pe(
+                    Some("invalid_request_error"),
+                    Some("1000"),
+                    Some("Unauthorized"),
+                ),
             ),
             // OpenAI-style gateways: nested.
             (
@@ -302,7 +306,11 @@ mod tests {
             // Error as a string with a sibling code.
             (
                 r#"{"error":"Account inactive or usage limit reached","code":"3505"}"#,
-                pe(None, Some("3505"), Some("Account inactive or usage limit reached")),
+                pe(
+                    None,
+                    Some("3505"),
+                    Some("Account inactive or usage limit reached"),
+                ),
             ),
             // Numeric code and status inside the error (Google-style).
             (
@@ -310,10 +318,17 @@ mod tests {
                 pe(None, Some("503"), Some("The model is overloaded.")),
             ),
             // FastAPI detail, string and list.
-            (r#"{"detail":"Not Found"}"#, pe(None, None, Some("Not Found"))),
+            (
+                r#"{"detail":"Not Found"}"#,
+                pe(None, None, Some("Not Found")),
+            ),
             (
                 r#"{"detail":[{"loc":["body","max_tokens"],"msg":"Input should be greater than 0","type":"greater_than"}]}"#,
-                pe(None, None, Some("body.max_tokens: Input should be greater than 0")),
+                pe(
+                    None,
+                    None,
+                    Some("body.max_tokens: Input should be greater than 0"),
+                ),
             ),
             // Plain text from a proxy.
             (
@@ -376,8 +391,16 @@ mod tests {
     fn classes_follow_status_and_message() {
         let f = status_failure();
         let billing = pe(None, None, Some("Account inactive or usage limit reached"));
-        let quota = pe(Some("insufficient_quota"), None, Some("You exceeded your current quota"));
-        let denied = pe(None, Some("model_not_allowed"), Some("no access to this model"));
+        let quota = pe(
+            Some("insufficient_quota"),
+            None,
+            Some("You exceeded your current quota"),
+        );
+        let denied = pe(
+            None,
+            Some("model_not_allowed"),
+            Some("no access to this model"),
+        );
         let cases = [
             (401, None, ErrorClass::Auth),
             (402, None, ErrorClass::Billing),

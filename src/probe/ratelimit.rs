@@ -245,13 +245,26 @@ mod tests {
         );
         assert_eq!(r.limits[0].fraction_left(), Some(0.0));
         let r = parse(
-            &h(&[("ratelimit-limit", "100"), ("ratelimit-remaining", "40"), ("ratelimit-reset", "30")]),
+            &h(&[
+                ("ratelimit-limit", "100"),
+                ("ratelimit-remaining", "40"),
+                ("ratelimit-reset", "30"),
+            ]),
             now(),
         );
         assert_eq!(r.limits[0].fraction_left(), Some(0.4));
-        assert_eq!(r.limits[0].reset_at, Some(now() + chrono::Duration::seconds(30)));
-        let r = parse(&h(&[("ratelimit", "limit=10, remaining=3, reset=4")]), now());
-        assert_eq!((r.limits[0].limit, r.limits[0].remaining), (Some(10.0), Some(3.0)));
+        assert_eq!(
+            r.limits[0].reset_at,
+            Some(now() + chrono::Duration::seconds(30))
+        );
+        let r = parse(
+            &h(&[("ratelimit", "limit=10, remaining=3, reset=4")]),
+            now(),
+        );
+        assert_eq!(
+            (r.limits[0].limit, r.limits[0].remaining),
+            (Some(10.0), Some(3.0))
+        );
 
         // Mistral-style suffixes are kinds of their own.
         let r = parse(

@@ -294,7 +294,7 @@ pub struct TlsFacts {
 }
 
 /// What the response looked like, beyond its status.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ResponseInfo {
     /// Body size in bytes as read (the whole body, even past what was kept).
     pub size: u64,
@@ -304,6 +304,12 @@ pub struct ResponseInfo {
     /// The start of the body of an unexpected response, for diagnosis: at most
     /// [`BODY_EXCERPT_CHARS`] characters, lossily decoded.
     pub body_excerpt: Option<String>,
+    /// The provider's error, decoded from the body of an unexpected response.
+    pub provider_error: Option<super::provider::ProviderError>,
+    /// Request ids for a support ticket (`x-request-id`, `cf-ray`, ...), name and value.
+    pub request_ids: Vec<(String, String)>,
+    /// Rate-limit headers, as of the response.
+    pub ratelimit: super::ratelimit::RateLimits,
 }
 
 /// How many characters of an unexpected response body a result keeps.
@@ -350,6 +356,8 @@ pub struct ProbeResult {
     pub attempts: u32,
     /// Whether an existing connection was reused (so dns/connect/tls were not measured).
     pub reused_connection: bool,
+    /// Which side a failure most likely lies on (None when up or only degraded).
+    pub error_class: Option<super::provider::ErrorClass>,
 }
 
 impl ProbeResult {
@@ -406,6 +414,31 @@ impl ProbeResult {
             "size_bytes": self.response.as_ref().map(|r| r.size),
             "attempts": self.attempts,
             "reused_connection": self.reused_connection,
+            "error_class": self.error_class,
+            "remedy": self.error_class.map(|c| c.remedy()),
+            "provider_error": self.response.as_ref().and_then(|r| r.provider_error.as_ref()),
+            "request_id": self.response.as_ref().and_then(|r| r.request_ids.first()).map(|(_, v)| v),
+            "request_ids": self.response.as_ref().map(|r| {
+                r.request_ids
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+                    .collect::<serde_json::Map<String, Value>>()
+            }),
+            "ratelimit": self.response.as_ref().filter(|r| !r.ratelimit.is_empty()).map(|r| {
+                let tight = r.ratelimit.tightest();
+                json!({
+                    "limit": tight.and_then(|l| l.limit),
+                    "remaining": tight.and_then(|l| l.remaining),
+                    "reset_at": tight.and_then(|l| l.reset_at).map(|t| rfc3339(&t)),
+                    "retry_after_s": r.ratelimit.retry_after_s,
+                    "limits": r.ratelimit.limits.iter().map(|l| json!({
+                        "kind": l.kind,
+                        "limit": l.limit,
+                        "remaining": l.remaining,
+                        "reset_at": l.reset_at.map(|t| rfc3339(&t)),
+                    })).collect::<Vec<_>>(),
+                })
+            }),
         })
     }
 

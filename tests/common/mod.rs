@@ -172,6 +172,7 @@ async fn route(req: Request<Incoming>) -> Result<Response<TestBody>, Infallible>
                 .insert("set-cookie", "session=secret".parse().unwrap());
             r
         }
+        ["llm", case] => llm_failure(case),
         ["slowbody", ms] => Response::new(TestBody::delayed(Duration::from_millis(
             ms.parse().unwrap_or(0),
         ))),
@@ -190,6 +191,65 @@ async fn route(req: Request<Incoming>) -> Result<Response<TestBody>, Infallible>
         }
     };
     Ok(resp)
+}
+
+/// A provider refusing a request, as its documentation shows: status, error body, request
+/// id and rate-limit headers.
+fn llm_failure(case: &str) -> Response<TestBody> {
+    let (status, body, extra): (u16, &str, &[(&str, &str)]) = match case {
+        "invalid-key" => (
+            401,
+            r#"{"object":"error","message":"Unauthorized","type":"invalid_request_error","param":null,"code":"1000"}"#,
+            &[("x-request-id", "req-401")],
+        ),
+        "no-credits" => (
+            402,
+            r#"{"error":{"message":"Insufficient credits","type":"billing_error","code":"payment_required"}}"#,
+            &[("x-request-id", "req-402")],
+        ),
+        "inactive" => (
+            403,
+            r#"{"error":"Account inactive or usage limit reached","code":"3505"}"#,
+            &[("mistral-correlation-id", "corr-403")],
+        ),
+        "no-model" => (
+            404,
+            r#"{"object":"error","message":"Invalid model: mistral-huge","type":"invalid_model","code":"1500"}"#,
+            &[("x-request-id", "req-404")],
+        ),
+        "bad-request" => (
+            422,
+            r#"{"detail":[{"loc":["body","max_tokens"],"msg":"Input should be greater than 0","type":"greater_than"}]}"#,
+            &[],
+        ),
+        "rate-limited" => (
+            429,
+            r#"{"message":"Requests rate limit exceeded","type":"rate_limited"}"#,
+            &[
+                ("retry-after", "30"),
+                ("x-ratelimit-limit-requests", "60"),
+                ("x-ratelimit-remaining-requests", "0"),
+                ("x-ratelimit-reset-requests", "30s"),
+                ("x-request-id", "req-429"),
+            ],
+        ),
+        "grpc" => (
+            502,
+            "upstream connect error or disconnect/reset before headers. reset reason: protocol error (grpc status 14)",
+            &[("cf-ray", "8f00aa-CDG")],
+        ),
+        _ => (
+            503,
+            r#"{"message":"Service unavailable","type":"internal_server_error"}"#,
+            &[("x-request-id", "req-503")],
+        ),
+    };
+    let mut r = Response::new(TestBody::full(body.to_string()));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap();
+    for (k, v) in extra {
+        r.headers_mut().insert(*k, v.parse().unwrap());
+    }
+    r
 }
 
 /// A response body that can be whole, delayed after its first chunk, or broken.
