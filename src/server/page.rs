@@ -328,20 +328,35 @@ fn target_section(t: &Target, d: &UptimeData, now: DateTime<Utc>) -> String {
         }
     }
     s.push_str("</dl>");
-    s.push_str("<h3>90 days</h3>");
-    s.push_str(&bar("bar-90d", &d.daily, |b| {
-        DateTime::from_timestamp(b.hour, 0)
-            .map(|t| t.format("%Y-%m-%d").to_string())
-            .unwrap_or_default()
-    }));
-    s.push_str(r#"<div class="axis"><span>90 days ago</span><span>today</span></div>"#);
-    s.push_str("<h3>24 hours</h3>");
-    s.push_str(&bar("bar-24h", &d.hourly, |b| {
-        DateTime::from_timestamp(b.hour, 0)
-            .map(|t| t.format("%H:00 UTC").to_string())
-            .unwrap_or_default()
-    }));
-    s.push_str(r#"<div class="axis"><span>24 h ago</span><span>now</span></div>"#);
+    for (title, class, buckets, label, from, to) in [
+        (
+            "90 days",
+            "bar-90d",
+            &d.daily,
+            "%Y-%m-%d",
+            "90 days ago",
+            "today",
+        ),
+        (
+            "24 hours",
+            "bar-24h",
+            &d.hourly,
+            "%H:00 UTC",
+            "24 h ago",
+            "now",
+        ),
+    ] {
+        let _ = write!(s, "<h3>{title}</h3>");
+        s.push_str(&bar(class, buckets, |b| {
+            DateTime::from_timestamp(b.hour, 0)
+                .map(|t| t.format(label).to_string())
+                .unwrap_or_default()
+        }));
+        let _ = write!(
+            s,
+            r#"<div class="axis"><span>{from}</span><span>{to}</span></div>"#
+        );
+    }
     let (chart, max) = latency_chart(&d.hourly);
     s.push_str("<h3>Latency, 24 hours</h3>");
     let _ = write!(

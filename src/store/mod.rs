@@ -280,33 +280,18 @@ impl Store {
         self.db.with(f).await
     }
 
-    /// Every persisted alert state.
+    /// Every persisted alert state (rows of unknown severity, written by a newer upwatch,
+    /// are skipped).
     pub async fn alert_states(
         &self,
     ) -> Result<Vec<((Arc<str>, Severity), AlertState)>, StoreError> {
         self.with(|c| {
-            let mut stmt = c.prepare("SELECT target, severity, state FROM alert_state")?;
-            let rows = stmt.query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                ))
-            })?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (target, sev, state) = row?;
-                let Some(sev) = Severity::from_name(&sev) else {
-                    continue;
-                };
-                let state: AlertState =
-                    serde_json::from_str(&state).map_err(|source| StoreError::Decode {
-                        what: "alert state",
-                        source,
-                    })?;
-                out.push(((Arc::from(target.as_str()), sev), state));
-            }
-            Ok(out)
+            Ok(read::alert_states(c)?
+                .into_iter()
+                .filter_map(|(target, sev, state)| {
+                    Severity::from_name(&sev).map(|sev| ((Arc::from(target.as_str()), sev), state))
+                })
+                .collect())
         })
         .await
     }

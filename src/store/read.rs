@@ -404,7 +404,10 @@ fn decode_detail(text: &str) -> Result<Value, StoreError> {
     })
 }
 
-fn alert_states(c: &Connection) -> Result<Vec<(String, String, AlertState)>, StoreError> {
+/// Every alert state row: target, severity name, state.
+pub(crate) fn alert_states(
+    c: &Connection,
+) -> Result<Vec<(String, String, AlertState)>, StoreError> {
     let mut stmt = c.prepare_cached(
         "SELECT target, severity, state FROM alert_state ORDER BY target, severity",
     )?;
