@@ -94,6 +94,11 @@ pub async fn run_with(
             .commit_alerts(dropped, closed, Vec::new(), clock())
             .await?;
     }
+    // Everything that can fail at start fails before any task is spawned.
+    let notifiers = Notifier::build_all(&config.channels)?;
+    let listener = crate::server::bind(config.daemon.listen).await?;
+    let listen_addr = listener.local_addr().unwrap_or(config.daemon.listen);
+    let reader = Reader::open_file(store.path())?;
     let metrics = Metrics::new(&config.daemon.location);
     let store_health = StoreHealth::default();
     let (results_sink, writer) = Writer {
@@ -104,11 +109,9 @@ pub async fn run_with(
         metrics: metrics.clone(),
     }
     .spawn();
-    let listener = crate::server::bind(config.daemon.listen).await?;
-    let listen_addr = listener.local_addr().unwrap_or(config.daemon.listen);
     let heartbeat = Heartbeat::default();
     let server_state = Arc::new(ServerState {
-        reader: Reader::open_file(store.path())?,
+        reader,
         metrics: metrics.clone(),
         targets: config.targets.clone(),
         heartbeat: heartbeat.clone(),
@@ -124,7 +127,6 @@ pub async fn run_with(
         server_state,
         server_cancel.clone(),
     ));
-    let notifiers = Notifier::build_all(&config.channels)?;
     let wakers = Wakers::new(notifiers.iter().map(|n| n.name()));
     let dispatcher = Dispatcher {
         store: store.clone(),

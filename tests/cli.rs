@@ -284,3 +284,23 @@ async fn check_explains_a_provider_refusal_under_the_table() {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
     }
 }
+
+#[tokio::test]
+async fn run_names_a_listen_address_that_is_taken() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        &dir,
+        &format!(
+            "[daemon]\nlisten = \"127.0.0.1:{port}\"\n\n[[target]]\nname = \"a\"\nurl = \"http://127.0.0.1:9/\"\n"
+        ),
+    );
+    let out = run(&["run"], &cfg).await;
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        all.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{all}"
+    );
+}
