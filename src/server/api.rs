@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::ServerState;
 use crate::probe::result::rfc3339;
-use crate::store::{HourStats, StoreError, TargetReport, Window};
+use crate::store::{HourStats, StoreError, TargetReport};
 
 /// Most results one request returns.
 pub const MAX_LIMIT: u32 = 10_000;
@@ -131,44 +131,13 @@ fn day_json(d: &HourStats) -> Value {
     })
 }
 
-/// The data behind a target's bars and chart: 24 hourly buckets, 90 daily ones, and uptime
-/// over 24 h, 7 d, 30 d and 90 d.
-pub struct UptimeData {
-    /// The target's report.
-    pub report: TargetReport,
-    /// The last 24 hours, oldest first.
-    pub hourly: Vec<HourStats>,
-    /// The last 90 days, oldest first.
-    pub daily: Vec<HourStats>,
-    /// Uptime over 90 days.
-    pub window_90d: Window,
-}
-
-/// Reads [`UptimeData`] for `name`.
-pub async fn uptime_data(
-    state: &ServerState,
-    name: &Arc<str>,
-    now: DateTime<Utc>,
-) -> Result<UptimeData, StoreError> {
-    let report = state.reader.target(name, now).await?;
-    let hourly = state.reader.hourly(name, 24, now).await?;
-    let daily = state.reader.daily(name, 90, now).await?;
-    let window_90d = Window::over("90d", &daily);
-    Ok(UptimeData {
-        report,
-        hourly,
-        daily,
-        window_90d,
-    })
-}
-
 /// `GET /api/v1/targets/{name}/uptime`.
 pub async fn uptime(State(state): State<Arc<ServerState>>, Path(name): Path<String>) -> Response {
     let Some(t) = state.target(&name) else {
         return unknown_target(&name);
     };
     let now = (state.clock)();
-    match uptime_data(&state, &t.name, now).await {
+    match state.reader.overview(&t.name, now).await {
         Ok(d) => {
             let mut windows = d.report.uptime.clone();
             windows.push(d.window_90d);

@@ -11,19 +11,18 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 
-use super::api::{uptime_data, UptimeData};
 use super::ServerState;
 use crate::config::Target;
 use crate::notify::human_duration;
 use crate::probe::Health;
-use crate::store::{HourStats, Window};
+use crate::store::{HourStats, Overview, Window};
 
 /// `GET /`.
 pub async fn index(State(state): State<Arc<ServerState>>) -> Response {
     let now = (state.clock)();
     let mut data = Vec::with_capacity(state.targets.len());
     for t in &state.targets {
-        match uptime_data(&state, &t.name, now).await {
+        match state.reader.overview(&t.name, now).await {
             Ok(d) => data.push((t.clone(), d)),
             Err(e) => {
                 tracing::warn!("status page: {e}");
@@ -262,7 +261,7 @@ fn stat(out: &mut String, label: &str, value: &str) {
     );
 }
 
-fn target_section(t: &Target, d: &UptimeData, now: DateTime<Utc>) -> String {
+fn target_section(t: &Target, d: &Overview, now: DateTime<Utc>) -> String {
     let r = &d.report;
     let class = health_class(r.health);
     let mut s = format!(
@@ -396,7 +395,7 @@ fn target_section(t: &Target, d: &UptimeData, now: DateTime<Utc>) -> String {
 }
 
 /// The whole page.
-pub fn render(location: &str, data: &[(Arc<Target>, UptimeData)], now: DateTime<Utc>) -> String {
+pub fn render(location: &str, data: &[(Arc<Target>, Overview)], now: DateTime<Utc>) -> String {
     let count = |h: Option<Health>| data.iter().filter(|(_, d)| d.report.health == h).count();
     let (down, degraded, none) = (
         count(Some(Health::Down)),

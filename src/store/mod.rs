@@ -19,8 +19,8 @@ mod writer;
 
 pub use maintain::{hour_of, Pruned, AGGREGATION_LAG_SECS};
 pub use read::{
-    percentile, AlertsReport, HourStats, IncidentRow, Latency, OpenAlert, Reader, TargetReport,
-    Window,
+    percentile, AlertsReport, HourStats, IncidentRow, Latency, OpenAlert, Overview, Reader,
+    TargetReport, Window, OVERVIEW_DAYS,
 };
 pub use writer::{ResultRow, ResultSink, StoreHealth, Writer};
 

@@ -210,6 +210,22 @@ pub struct TargetReport {
     pub last_incident: Option<IncidentRow>,
 }
 
+/// A target's report with the series behind its bars and chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Overview {
+    /// The report.
+    pub report: TargetReport,
+    /// The last 24 hours, oldest first.
+    pub hourly: Vec<HourStats>,
+    /// The last 90 UTC days, oldest first.
+    pub daily: Vec<HourStats>,
+    /// Uptime over those 90 days.
+    pub window_90d: Window,
+}
+
+/// Days of history the page's long bar and the uptime API show.
+pub const OVERVIEW_DAYS: u32 = 90;
+
 /// A read-only view of the store.
 #[derive(Clone)]
 pub struct Reader {
@@ -273,7 +289,10 @@ impl Reader {
                 let states = alert_states(c)?;
                 targets
                     .iter()
-                    .map(|t| target_report(c, t, now, &states))
+                    .map(|t| {
+                        let series = hourly_series(c, t, 30 * 24, now)?;
+                        target_report(c, t, now, &states, &series)
+                    })
                     .collect()
             })
             .await
@@ -285,11 +304,27 @@ impl Reader {
         target: &str,
         now: DateTime<Utc>,
     ) -> Result<TargetReport, StoreError> {
+        let mut reports = self.targets(vec![Arc::from(target)], now).await?;
+        Ok(reports.remove(0))
+    }
+
+    /// The report of one target with the series behind its bars and chart: the last 24
+    /// hours and the last 90 UTC days, all read as one hourly series.
+    pub async fn overview(&self, target: &str, now: DateTime<Utc>) -> Result<Overview, StoreError> {
         let target = target.to_string();
         self.db
             .with(move |c| {
                 let states = alert_states(c)?;
-                target_report(c, &target, now, &states)
+                let first_day = first_day(OVERVIEW_DAYS, now);
+                let series = hourly_series(c, &target, hours_since(first_day, now), now)?;
+                let report = target_report(c, &target, now, &states, &series)?;
+                let daily = by_day(&series, first_day, OVERVIEW_DAYS);
+                Ok(Overview {
+                    report,
+                    hourly: series[series.len().saturating_sub(24)..].to_vec(),
+                    window_90d: Window::over("90d", &daily),
+                    daily,
+                })
             })
             .await
     }
@@ -319,21 +354,9 @@ impl Reader {
         let target = target.to_string();
         self.db
             .with(move |c| {
-                let today = now.timestamp().div_euclid(86_400) * 86_400;
-                let first_day = today - 86_400 * (i64::from(days) - 1);
-                let hours = u32::try_from((hour_of(now) - first_day) / 3600 + 1).unwrap_or(0);
-                let mut out: Vec<HourStats> = (0..i64::from(days))
-                    .map(|d| HourStats::empty(first_day + d * 86_400))
-                    .collect();
-                for h in hourly_series(c, &target, hours, now)? {
-                    let i = usize::try_from((h.hour - first_day).div_euclid(86_400)).ok();
-                    if let Some(day) = i.and_then(|i| out.get_mut(i)) {
-                        day.count += h.count;
-                        day.down += h.down;
-                        day.degraded += h.degraded;
-                    }
-                }
-                Ok(out)
+                let first_day = first_day(days, now);
+                let series = hourly_series(c, &target, hours_since(first_day, now), now)?;
+                Ok(by_day(&series, first_day, days))
             })
             .await
     }
@@ -395,6 +418,33 @@ impl Reader {
             })
             .await
     }
+}
+
+/// Start (unix seconds) of the first of the `days` UTC days ending with today.
+fn first_day(days: u32, now: DateTime<Utc>) -> i64 {
+    let today = now.timestamp().div_euclid(86_400) * 86_400;
+    today - 86_400 * (i64::from(days) - 1)
+}
+
+/// Hours from `first_day` up to and including the current one.
+fn hours_since(first_day: i64, now: DateTime<Utc>) -> u32 {
+    u32::try_from((hour_of(now) - first_day) / 3600 + 1).unwrap_or(0)
+}
+
+/// Sums an hourly series into `days` UTC days starting at `first_day`.
+fn by_day(series: &[HourStats], first_day: i64, days: u32) -> Vec<HourStats> {
+    let mut out: Vec<HourStats> = (0..i64::from(days))
+        .map(|d| HourStats::empty(first_day + d * 86_400))
+        .collect();
+    for h in series {
+        let i = usize::try_from((h.hour - first_day).div_euclid(86_400)).ok();
+        if let Some(day) = i.and_then(|i| out.get_mut(i)) {
+            day.count += h.count;
+            day.down += h.down;
+            day.degraded += h.degraded;
+        }
+    }
+    out
 }
 
 fn decode_detail(text: &str) -> Result<Value, StoreError> {
@@ -506,11 +556,14 @@ fn hourly_series(
     Ok(by_hour.into_values().collect())
 }
 
+/// The report of `target`; `series` is its hourly series ending with the current hour
+/// (the uptime windows are its last 24, 168 and 720 hours).
 fn target_report(
     c: &Connection,
     target: &str,
     now: DateTime<Utc>,
     states: &[(String, String, AlertState)],
+    series: &[HourStats],
 ) -> Result<TargetReport, StoreError> {
     let last: Option<(i64, i64, String)> = c
         .query_row(
@@ -545,7 +598,6 @@ fn target_report(
         }
         None => (None, None, None),
     };
-    let series = hourly_series(c, target, 30 * 24, now)?;
     let tail = |n: usize| &series[series.len().saturating_sub(n)..];
     let uptime = vec![
         Window::over("24h", tail(24)),

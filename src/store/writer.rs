@@ -4,7 +4,7 @@
 //! loses at most the batch in memory. The same task runs hourly aggregation and pruning
 //! between flushes.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -87,7 +87,6 @@ pub struct StoreHealth(Arc<HealthInner>);
 struct HealthInner {
     failing: AtomicBool,
     last_error: Mutex<Option<String>>,
-    rows_written: AtomicU64,
 }
 
 impl StoreHealth {
@@ -106,17 +105,9 @@ impl StoreHealth {
         }
     }
 
-    /// Results written since start.
-    pub fn rows_written(&self) -> u64 {
-        self.0.rows_written.load(Ordering::Relaxed)
-    }
-
     fn record(&self, outcome: &Result<usize, StoreError>) {
         match outcome {
-            Ok(n) => {
-                self.0.failing.store(false, Ordering::Relaxed);
-                self.0.rows_written.fetch_add(*n as u64, Ordering::Relaxed);
-            }
+            Ok(_) => self.0.failing.store(false, Ordering::Relaxed),
             Err(e) => {
                 *self.0.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
                 self.0.failing.store(true, Ordering::Relaxed);
@@ -296,6 +287,5 @@ mod tests {
         assert!(e.contains("disk full"), "{e}");
         h.record(&Ok(3));
         assert!(h.check().is_ok());
-        assert_eq!(h.rows_written(), 3);
     }
 }
