@@ -171,7 +171,7 @@ impl ErrorClass {
             ErrorClass::Permission => "the key may not use this model or endpoint, or requests from this address are blocked; check the key's scope and IP allow-list",
             ErrorClass::NotFound => "the model or path does not exist (any more); check the URL and model name against the provider's catalogue",
             ErrorClass::Validation => "the provider refused the request as malformed; check the probe's body, headers and parameters",
-            ErrorClass::RateLimited => "the provider is rate-limiting this key; probes back off, and other clients of the same key compete for the same limit",
+            ErrorClass::RateLimited => "the provider is rate-limiting this key; every client of the key shares the limit, so wait for the reset or Retry-After and check who else uses the key",
             ErrorClass::Upstream => "the provider (or its gateway) failed; check the vendor's status page, it is not your key",
             ErrorClass::Network => "this host could not reach the provider (DNS or connection); check this host's network, DNS and proxy",
             ErrorClass::Tls => "the TLS handshake or certificate failed; check for an intercepting proxy or a certificate problem",
