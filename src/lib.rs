@@ -17,6 +17,7 @@ pub mod schedule;
 pub mod secret;
 pub mod server;
 pub mod shutdown;
+pub mod statuspage;
 pub mod store;
 pub mod telemetry;
 

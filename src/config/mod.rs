@@ -9,6 +9,7 @@ mod alerting;
 mod env;
 mod error;
 mod fields;
+mod pages;
 mod raw;
 
 use std::collections::{BTreeMap, HashSet};
@@ -32,13 +33,15 @@ pub use alerting::{
 };
 pub use env::{expand, ExpandError, Expanded};
 pub use error::{ConfigError, Diagnostic};
+pub use pages::StatusPage;
 
 use crate::schedule::ScheduleSpec;
 use crate::secret::Redactor;
 use error::{suggest, Diagnostics};
 use fields::fields_of;
 use raw::{
-    RawAlerting, RawChannel, RawDaemon, RawDefaults, RawMaintenance, RawStore, RawTarget, S,
+    RawAlerting, RawChannel, RawDaemon, RawDefaults, RawMaintenance, RawStatusPage, RawStore,
+    RawTarget, S,
 };
 
 /// The top-level keys monitor.toml accepts.
@@ -50,6 +53,7 @@ const TOP_KEYS: &[&str] = &[
     "channel",
     "maintenance",
     "store",
+    "status_page",
 ];
 
 /// A validated configuration.
@@ -67,6 +71,8 @@ pub struct Config {
     pub channels: Vec<Arc<ChannelConfig>>,
     /// `[[maintenance]]` windows.
     pub maintenance: Vec<Maintenance>,
+    /// `[[status_page]]`, in file order.
+    pub status_pages: Vec<Arc<StatusPage>>,
     /// `[store]`.
     pub store: StoreSettings,
     /// Valid but questionable settings, logged at start (e.g. `tls_insecure`).
@@ -186,6 +192,8 @@ pub struct Target {
     pub redactor: Redactor,
     /// Alert policy (`[alerting]` with this target's overrides).
     pub alert: crate::alert::AlertPolicy,
+    /// The `[[status_page]]` whose word explains this target's failures.
+    pub status_page: Option<Arc<str>>,
     /// Line of the `[[target]]` header, for messages that refer back to the config.
     pub line: usize,
 }
@@ -293,6 +301,7 @@ pub fn parse(path: &Path, text: &str, env: &Env) -> Result<Config, ConfigError> 
     let mut store: Option<RawStore> = None;
     let mut channels: Vec<(RawChannel, Range<usize>, String)> = Vec::new();
     let mut windows: Vec<(RawMaintenance, Range<usize>, String)> = Vec::new();
+    let mut raw_pages: Vec<(RawStatusPage, Range<usize>, String)> = Vec::new();
     for (key, value) in root.into_inner() {
         let span = value.span();
         match key.get_ref().as_ref() {
@@ -303,6 +312,7 @@ pub fn parse(path: &Path, text: &str, env: &Env) -> Result<Config, ConfigError> 
             "target" => targets = array_section(&mut d, "target", value),
             "channel" => channels = array_section(&mut d, "channel", value),
             "maintenance" => windows = array_section(&mut d, "maintenance", value),
+            "status_page" => raw_pages = array_section(&mut d, "status_page", value),
             other => d.push(key.span(), "", unknown_key_message(other, TOP_KEYS)),
         }
     }
@@ -344,6 +354,23 @@ pub fn parse(path: &Path, text: &str, env: &Env) -> Result<Config, ConfigError> 
         .channel_refs("alerting", &raw_alerting.channels, &channel_names)
         .unwrap_or_default();
 
+    let mut status_pages: Vec<Arc<StatusPage>> = Vec::new();
+    for (raw, span, ctx) in &raw_pages {
+        if let Some(p) = v.status_page(raw, span.clone(), ctx, &alerting.policy, &channel_names) {
+            if status_pages.iter().any(|b| b.name == p.name) {
+                let at = raw.name.as_ref().map(|n| n.span()).unwrap_or(span.clone());
+                v.d.push(at, ctx, format!("duplicate status_page name {:?}", &*p.name));
+            } else {
+                status_pages.push(Arc::new(p));
+            }
+        }
+    }
+    // Page names as written, so a link to a page with another error is not reported twice.
+    let page_names: Vec<&str> = raw_pages
+        .iter()
+        .filter_map(|(r, _, _)| r.name.as_ref().map(|n| n.get_ref().as_str()))
+        .collect();
+
     let mut seen = HashSet::new();
     let mut built = Vec::new();
     for (raw, span, ctx) in &targets {
@@ -354,8 +381,31 @@ pub fn parse(path: &Path, text: &str, env: &Env) -> Result<Config, ConfigError> 
             &alerting.policy.channels,
             &channel_names,
         );
+        let link = raw.status_page.as_ref().and_then(|p| {
+            let name = p.get_ref().as_str();
+            if page_names.contains(&name) {
+                Some(Arc::<str>::from(name))
+            } else {
+                let hint = match suggest(name, &page_names) {
+                    Some(s) => format!(" (did you mean {s:?}?)"),
+                    None if page_names.is_empty() => " (no [[status_page]] is defined)".into(),
+                    None => format!(" (status pages: {})", page_names.join(", ")),
+                };
+                v.d.push(
+                    p.span(),
+                    ctx,
+                    format!("status_page: no status page named {name:?}{hint}"),
+                );
+                None
+            }
+        });
         if let Some(mut t) = v.target(raw, span.clone(), ctx, &defaults, &mut warnings) {
             t.alert = policy;
+            t.status_page = link;
+            if page_names.contains(&&*t.name) {
+                let at = raw.name.as_ref().map(|n| n.span()).unwrap_or(span.clone());
+                v.d.push(at, ctx, format!("name {:?} is also a status_page name: alerts are keyed by name, so give each its own", &*t.name));
+            }
             if !seen.insert(t.name.clone()) {
                 let at = raw.name.as_ref().map(|n| n.span()).unwrap_or(span.clone());
                 v.d.push(at, ctx, format!("duplicate target name {:?}", &*t.name));
@@ -388,6 +438,7 @@ pub fn parse(path: &Path, text: &str, env: &Env) -> Result<Config, ConfigError> 
         alerting,
         channels: built_channels,
         maintenance,
+        status_pages,
         store: store.unwrap_or_default(),
         warnings,
     })
@@ -1223,6 +1274,7 @@ impl Validator<'_> {
             max_body_size: max_body_size?,
             redactor,
             alert: crate::alert::AlertPolicy::default(),
+            status_page: None,
             line,
         })
     }
@@ -1268,6 +1320,7 @@ pub fn known_keys() -> Vec<(&'static str, &'static [&'static str])> {
         ("channel", fields_of::<RawChannel>()),
         ("maintenance", fields_of::<RawMaintenance>()),
         ("store", fields_of::<RawStore>()),
+        ("status_page", fields_of::<RawStatusPage>()),
     ]
 }
 

@@ -79,6 +79,27 @@ pub(crate) struct RawTarget {
     pub repeat_interval: S<String>,
     pub send_resolved: S<bool>,
     pub severity_overrides: S<BTreeMap<String, Spanned<String>>>,
+    pub status_page: S<String>,
+}
+
+/// `[[status_page]]`: a vendor status page to poll.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStatusPage {
+    pub name: S<String>,
+    pub url: S<String>,
+    pub interval: S<String>,
+    pub timeout: S<String>,
+    pub format: S<String>,
+    pub components: S<Vec<Spanned<String>>>,
+    pub channels: S<Vec<Spanned<String>>>,
+    pub stale_after: S<String>,
+    pub max_body_size: S<String>,
+    pub tls_ca_file: S<String>,
+    pub failure_threshold: S<i64>,
+    pub success_threshold: S<i64>,
+    pub repeat_interval: S<String>,
+    pub send_resolved: S<bool>,
 }
 
 /// `[alerting]`: default alert policy and delivery settings.
