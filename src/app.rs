@@ -76,10 +76,11 @@ pub async fn run_with(
     let store = Store::open(&config.daemon.state_dir)?;
     let (engine, dropped) = Engine::resume(
         store.alert_states().await?,
-        &config.targets,
+        &config.alert_names(),
         &config.daemon.location,
         config.maintenance.clone(),
     );
+    let engine = engine.with_announced(store.page_incidents().await?);
     if !dropped.is_empty() {
         // Incidents of removed targets end now: nothing probes them any more.
         let closed = dropped
@@ -144,6 +145,7 @@ pub async fn run_with(
     let tracker = TaskTracker::new();
     // Room for one result per target, so a slow consumer never stalls a burst of ticks.
     let (tx, rx) = mpsc::channel(config.targets.len().clamp(16, 65_536));
+    let (page_tx, page_rx) = mpsc::channel(config.status_pages.len().clamp(4, 1024));
     let pipeline = Pipeline::new(
         &config.targets,
         Some(Alerts {
@@ -153,9 +155,17 @@ pub async fn run_with(
         }),
         clock.clone(),
     )
+    .watching(&config.status_pages)
     .recording(results_sink)
     .measuring(metrics);
-    let pipeline = tokio::spawn(pipeline.run(rx));
+    let pipeline = tokio::spawn(pipeline.run_with_pages(rx, page_rx));
+    crate::schedule::pages::spawn_pages(
+        &config.status_pages,
+        page_tx,
+        clock.clone(),
+        cancel.clone(),
+        &tracker,
+    );
     runner::spawn_targets(
         &config.targets,
         &tls,
@@ -184,6 +194,7 @@ pub async fn run_with(
     };
     tracing::info!(
         targets = config.targets.len(),
+        status_pages = config.status_pages.len(),
         channels = notifiers.len(),
         config = %config.path.display(),
         store = %store.path().display(),

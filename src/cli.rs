@@ -12,6 +12,7 @@ use crate::config::{self, Config, LogFormat};
 use crate::probe::result::ms;
 use crate::probe::tls::TlsConfigs;
 use crate::probe::{Health, ProbeResult, TargetProber};
+use crate::statuspage::Reading;
 use crate::telemetry::{self, Sink};
 
 /// Exit code: everything probed was up / the command succeeded.
@@ -381,10 +382,31 @@ async fn check(path: &Path, names: &[String], format: Format) -> u8 {
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
-    let selected = match select_targets(&config, path, names) {
-        Ok(t) => t,
-        Err(code) => return code,
+    // Names may be targets or status pages; pages linked from chosen targets come along.
+    let (target_names, page_names): (Vec<String>, Vec<String>) = names
+        .iter()
+        .cloned()
+        .partition(|n| !config.status_pages.iter().any(|p| *p.name == **n));
+    let selected = if names.is_empty() || !target_names.is_empty() {
+        match select_targets(&config, path, &target_names) {
+            Ok(t) => t,
+            Err(code) => return code,
+        }
+    } else {
+        Vec::new()
     };
+    let pages: Vec<Arc<config::StatusPage>> = config
+        .status_pages
+        .iter()
+        .filter(|p| {
+            names.is_empty()
+                || page_names.iter().any(|n| *n == *p.name)
+                || selected
+                    .iter()
+                    .any(|t| t.status_page.as_ref() == Some(&p.name))
+        })
+        .cloned()
+        .collect();
     let (tls, warnings) = match TlsConfigs::build(selected.iter().map(|t| t.as_ref())) {
         Ok(x) => x,
         Err(e) => {
@@ -395,20 +417,148 @@ async fn check(path: &Path, names: &[String], format: Format) -> u8 {
     for w in &warnings {
         tracing::warn!("{w}");
     }
-    let results = probe_all(&selected, &tls, config.daemon.max_concurrency).await;
+    let (mut results, readings) = tokio::join!(
+        probe_all(&selected, &tls, config.daemon.max_concurrency),
+        poll_pages(&pages)
+    );
+    // The vendor's word goes with each failing target that links its page.
+    for r in &mut results {
+        if r.health == Health::Up {
+            continue;
+        }
+        let page = selected
+            .iter()
+            .find(|t| t.name == r.target)
+            .and_then(|t| t.status_page.as_ref());
+        if let Some(reading) = page.and_then(|p| readings.iter().find(|x| x.page == *p)) {
+            r.vendor = Some(reading.vendor_word());
+        }
+    }
     match format {
         Format::Json => {
             for r in &results {
                 println!("{}", r.to_check_json());
             }
+            for r in &readings {
+                println!("{}", r.to_check_json());
+            }
         }
-        Format::Table => print!("{}", table(&results)),
+        Format::Table => {
+            if !results.is_empty() {
+                print!("{}", table(&results));
+            }
+            if !readings.is_empty() {
+                if !results.is_empty() {
+                    println!();
+                }
+                print!("{}", pages_table(&readings));
+            }
+        }
     }
-    if results.iter().all(ProbeResult::ok) {
+    if results.iter().all(ProbeResult::ok) && readings.iter().all(Reading::ok) {
         EXIT_OK
     } else {
         EXIT_UNHEALTHY
     }
+}
+
+/// Polls every page once, concurrently, in config order.
+pub async fn poll_pages(pages: &[Arc<config::StatusPage>]) -> Vec<Reading> {
+    let mut set = JoinSet::new();
+    for (i, page) in pages.iter().enumerate() {
+        let page = page.clone();
+        set.spawn(async move {
+            let reading = match crate::statuspage::poll::client(&page) {
+                Ok(http) => {
+                    let mut poller = crate::statuspage::Poller::new(page, http);
+                    poller.poll(chrono::Utc::now()).await
+                }
+                Err(e) => Reading {
+                    page: page.name.clone(),
+                    url: page.url.to_string(),
+                    host: page.host.clone(),
+                    checked_at: chrono::Utc::now(),
+                    duration: std::time::Duration::ZERO,
+                    endpoint: None,
+                    outcome: Err(crate::statuspage::Unreadable {
+                        reason: crate::statuspage::UnreadableReason::Unreachable,
+                        detail: format!("cannot build the HTTP client: {e}"),
+                    }),
+                    overall: crate::statuspage::Level::Unknown,
+                    stale: false,
+                },
+            };
+            (i, reading)
+        });
+    }
+    let mut out = Vec::with_capacity(pages.len());
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok(x) => out.push(x),
+            Err(e) => tracing::error!("status page task failed: {e}"),
+        }
+    }
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, r)| r).collect()
+}
+
+/// The status pages as a table, then each open incident and each unreadable page's detail.
+pub fn pages_table(readings: &[Reading]) -> String {
+    let mut rows = vec![[
+        "PAGE".to_string(),
+        "OVERALL".to_string(),
+        "PLATFORM".to_string(),
+        "COMPONENTS_NOT_OPERATIONAL".to_string(),
+        "INCIDENTS".to_string(),
+        "NOTE".to_string(),
+    ]];
+    for r in readings {
+        let snap = r.outcome.as_ref().ok();
+        rows.push([
+            r.page.to_string(),
+            if r.ok() {
+                r.overall.as_str().to_string()
+            } else {
+                r.overall.as_str().to_ascii_uppercase()
+            },
+            snap.map_or("-".to_string(), |s| s.platform.as_str().to_string()),
+            snap.map_or("-".to_string(), |s| {
+                s.components
+                    .iter()
+                    .filter(|c| !c.is_group && c.status != crate::statuspage::Level::Operational)
+                    .count()
+                    .to_string()
+            }),
+            r.incidents().len().to_string(),
+            match &r.outcome {
+                Err(u) => format!("unknown ({})", u.reason.as_str()),
+                Ok(_) if r.stale => "stale: the page has not been updated".to_string(),
+                Ok(_) => "-".to_string(),
+            },
+        ]);
+    }
+    let mut out = align(&rows);
+    for r in readings {
+        match &r.outcome {
+            Err(u) => out.push_str(&format!("\n{}: {}", r.page, u.detail)),
+            Ok(_) => {
+                for i in r.incidents() {
+                    out.push_str(&format!(
+                        "\n{}: {} ({}, {}){}",
+                        r.page,
+                        i.title,
+                        i.status.as_str(),
+                        i.impact.words(),
+                        i.url.as_ref().map(|u| format!(" {u}")).unwrap_or_default()
+                    ));
+                }
+            }
+        }
+    }
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
 }
 
 /// Probes each target once, concurrently (bounded), results in the given order.
@@ -484,7 +634,13 @@ pub fn table(results: &[ProbeResult]) -> String {
         ]);
     }
     let mut out = align(&rows);
-    // Under the table: what each failure class means, and what to quote to support.
+    // Under the table: what the vendor says, what each failure class means, and what to
+    // quote to support.
+    for r in results {
+        if let Some(v) = &r.vendor {
+            out.push_str(&format!("\n{}: vendor: {}", r.target, v.text));
+        }
+    }
     for r in results {
         let Some(class) = r.error_class else { continue };
         out.push_str(&format!(

@@ -63,6 +63,11 @@ struct ChannelL {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PageL {
+    page: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VersionL {
     version: &'static str,
 }
@@ -90,6 +95,9 @@ struct Inner {
     outbox_pending: Gauge,
     store_flush: Histogram,
     store_rows: Counter,
+    page_overall: Family<PageL, Gauge>,
+    page_incidents: Family<PageL, Gauge>,
+    page_last: Family<PageL, FGauge>,
 }
 
 /// Outcome of one delivery attempt, as counted in `upwatch_notifications_total`.
@@ -224,7 +232,28 @@ impl Metrics {
             "Probe results written to the store",
             store_rows.clone(),
         );
+        let page_overall = Family::<PageL, Gauge>::default();
+        registry.register(
+            "upwatch_statuspage_overall",
+            "What a vendor status page admits to: 0 operational, 1 maintenance, 2 degraded, 3 partial outage, 4 major outage, -1 unknown (unreadable)",
+            page_overall.clone(),
+        );
+        let page_incidents = Family::<PageL, Gauge>::default();
+        registry.register(
+            "upwatch_statuspage_incidents_open",
+            "Open incidents on a vendor status page",
+            page_incidents.clone(),
+        );
+        let page_last = Family::<PageL, FGauge>::default();
+        registry.register(
+            "upwatch_statuspage_timestamp_seconds",
+            "Unix time of the last poll of a vendor status page",
+            page_last.clone(),
+        );
         Metrics(Arc::new(Inner {
+            page_overall,
+            page_incidents,
+            page_last,
             registry,
             success,
             health,
@@ -241,6 +270,22 @@ impl Metrics {
             store_flush,
             store_rows,
         }))
+    }
+
+    /// Records one status page reading.
+    pub fn observe_page(&self, r: &crate::statuspage::Reading) {
+        let l = PageL {
+            page: r.page.to_string(),
+        };
+        self.0.page_overall.get_or_create(&l).set(r.overall.gauge());
+        self.0
+            .page_incidents
+            .get_or_create(&l)
+            .set(r.incidents().len() as i64);
+        self.0
+            .page_last
+            .get_or_create(&l)
+            .set(r.checked_at.timestamp_millis() as f64 / 1000.0);
     }
 
     /// Creates the per-target counters and alert gauges at zero, so `rate()` and alert

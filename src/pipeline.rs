@@ -8,12 +8,16 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use crate::alert::engine::Engine;
-use crate::config::Target;
+use crate::alert::engine::{Engine, Observation};
+use crate::config::{StatusPage, Target};
 use crate::metrics::Metrics;
 use crate::notify::outbox::{Wakers, WallClock};
 use crate::probe::{Health, ProbeResult};
-use crate::store::{IncidentEvent, OutboxRow, ResultSink, StateChange, Store};
+use crate::statuspage::Reading;
+use crate::store::{AlertCommit, OutboxRow, ResultSink, Store};
+
+/// A stable page is recorded at least this often (and on every change).
+const PAGE_RECORD_EVERY: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 
 /// Alerting as the pipeline drives it.
 pub struct Alerts {
@@ -28,25 +32,17 @@ pub struct Alerts {
 /// The results consumer.
 pub struct Pipeline {
     targets: HashMap<Arc<str>, Arc<Target>>,
+    pages: HashMap<Arc<str>, Arc<StatusPage>>,
+    /// The latest reading of each page, for the vendor word of failing targets.
+    vendor: HashMap<Arc<str>, Reading>,
+    /// What was last recorded for each page (JSON without times) and when.
+    recorded: HashMap<Arc<str>, (serde_json::Value, chrono::DateTime<chrono::Utc>)>,
     alerts: Option<Alerts>,
     results: Option<ResultSink>,
     metrics: Option<Metrics>,
     clock: WallClock,
     /// Changes whose commit failed, retried before the next ones so none is lost.
-    unsaved: Unsaved,
-}
-
-#[derive(Default)]
-struct Unsaved {
-    changes: Vec<StateChange>,
-    incidents: Vec<IncidentEvent>,
-    rows: Vec<OutboxRow>,
-}
-
-impl Unsaved {
-    fn is_empty(&self) -> bool {
-        self.changes.is_empty() && self.incidents.is_empty() && self.rows.is_empty()
-    }
+    unsaved: AlertCommit,
 }
 
 impl Pipeline {
@@ -57,12 +53,21 @@ impl Pipeline {
                 .iter()
                 .map(|t| (t.name.clone(), t.clone()))
                 .collect(),
+            pages: HashMap::new(),
+            vendor: HashMap::new(),
+            recorded: HashMap::new(),
             alerts,
             results: None,
             metrics: None,
             clock,
-            unsaved: Unsaved::default(),
+            unsaved: AlertCommit::default(),
         }
+    }
+
+    /// Also handles readings of these status pages (see [`Pipeline::run_with_pages`]).
+    pub fn watching(mut self, pages: &[Arc<StatusPage>]) -> Self {
+        self.pages = pages.iter().map(|p| (p.name.clone(), p.clone())).collect();
+        self
     }
 
     /// Also records every result through `sink`.
@@ -81,11 +86,38 @@ impl Pipeline {
     }
 
     /// Consumes results until every sender is gone; returns how many it handled.
-    pub async fn run(mut self, mut results: mpsc::Receiver<ProbeResult>) -> u64 {
+    pub async fn run(self, results: mpsc::Receiver<ProbeResult>) -> u64 {
+        let (_none, pages) = mpsc::channel(1);
+        self.run_with_pages(results, pages).await
+    }
+
+    /// Consumes probe results and status page readings until the result senders are gone
+    /// (pollers stop with them); returns how many probe results it handled.
+    pub async fn run_with_pages(
+        mut self,
+        mut results: mpsc::Receiver<ProbeResult>,
+        mut pages: mpsc::Receiver<Reading>,
+    ) -> u64 {
         let mut handled = 0;
-        while let Some(r) = results.recv().await {
-            self.handle(&r).await;
-            handled += 1;
+        let mut pages_open = true;
+        loop {
+            tokio::select! {
+                r = results.recv() => match r {
+                    Some(r) => {
+                        self.handle(&r).await;
+                        handled += 1;
+                    }
+                    None => break,
+                },
+                reading = pages.recv(), if pages_open => match reading {
+                    Some(reading) => self.handle_reading(reading).await,
+                    None => pages_open = false,
+                },
+            }
+        }
+        // Readings already sent are still handled.
+        while let Ok(reading) = pages.try_recv() {
+            self.handle_reading(reading).await;
         }
         if !self.unsaved.is_empty() {
             self.commit().await;
@@ -93,8 +125,76 @@ impl Pipeline {
         handled
     }
 
-    /// Logs, counts and records one result, and steps its alerts.
+    /// Logs, counts and records one status page reading, keeps it for the vendor word of
+    /// linked targets, and steps the page's alerts.
+    pub async fn handle_reading(&mut self, reading: Reading) {
+        log_reading(&reading);
+        if let Some(m) = &self.metrics {
+            m.observe_page(&reading);
+        }
+        let page = reading.page.clone();
+        if let Some(alerts) = &self.alerts {
+            // Recorded on change (ignoring times) and at least hourly.
+            let json = reading.to_check_json();
+            let mut key = json.clone();
+            if let Some(map) = key.as_object_mut() {
+                for k in ["checked_at", "duration_ms", "stale"] {
+                    map.remove(k);
+                }
+            }
+            let due = match self.recorded.get(&page) {
+                Some((last, at)) => *last != key || reading.checked_at - *at >= PAGE_RECORD_EVERY,
+                None => true,
+            };
+            if due {
+                let reason = reading.outcome.as_ref().err().map(|u| u.reason.as_str());
+                match alerts
+                    .store
+                    .insert_page_reading(
+                        &page,
+                        reading.checked_at,
+                        reading.overall.as_str(),
+                        reason,
+                        &json,
+                    )
+                    .await
+                {
+                    Ok(()) => {
+                        self.recorded
+                            .insert(page.clone(), (key, reading.checked_at));
+                    }
+                    Err(e) => {
+                        tracing::error!(page = %page, "cannot record the status page reading: {e}")
+                    }
+                }
+            }
+        }
+        let now = (self.clock)();
+        if let (Some(alerts), Some(cfg)) = (&mut self.alerts, self.pages.get(&page)) {
+            let obs = alerts.engine.observe_page(cfg, &reading, now);
+            self.queue(&page, obs, now).await;
+        }
+        self.vendor.insert(page, reading);
+    }
+
+    /// Logs, counts and records one result, and steps its alerts. A result that is not up
+    /// carries the word of the target's status page, when it links one.
     pub async fn handle(&mut self, r: &ProbeResult) {
+        let with_vendor;
+        let r = match self
+            .targets
+            .get(&r.target)
+            .and_then(|t| t.status_page.as_ref())
+            .and_then(|p| self.vendor.get(p))
+        {
+            Some(reading) if r.health != Health::Up => {
+                let mut copy = r.clone();
+                copy.vendor = Some(reading.vendor_word());
+                with_vendor = copy;
+                &with_vendor
+            }
+            _ => r,
+        };
         log_result(r);
         if let Some(m) = &self.metrics {
             m.observe(r);
@@ -107,16 +207,32 @@ impl Pipeline {
         };
         let now = (self.clock)();
         let obs = alerts.engine.observe(target, r, now);
+        let name = target.name.clone();
+        self.queue(&name, obs, now).await;
+    }
+
+    /// Counts firing alerts, then commits what an observation changed (if anything).
+    async fn queue(
+        &mut self,
+        name: &Arc<str>,
+        obs: Observation,
+        now: chrono::DateTime<chrono::Utc>,
+    ) {
         if let Some(m) = &self.metrics {
             for (sev, firing) in &obs.firing {
-                m.alert_firing(&target.name, *sev, *firing);
+                m.alert_firing(name, *sev, *firing);
             }
         }
-        if obs.changes.is_empty() && obs.notifications.is_empty() && obs.incidents.is_empty() {
+        if obs.changes.is_empty()
+            && obs.notifications.is_empty()
+            && obs.incidents.is_empty()
+            && obs.page_incidents.is_empty()
+        {
             return;
         }
         self.unsaved.changes.extend(obs.changes);
         self.unsaved.incidents.extend(obs.incidents);
+        self.unsaved.page_incidents.extend(obs.page_incidents);
         for (channel, n) in obs.notifications {
             match serde_json::to_string(&n) {
                 Ok(payload) => self.unsaved.rows.push(OutboxRow {
@@ -137,34 +253,17 @@ impl Pipeline {
 
     async fn commit(&mut self) {
         let Some(alerts) = &self.alerts else { return };
-        let Unsaved {
-            changes,
-            incidents,
-            rows,
-        } = std::mem::take(&mut self.unsaved);
-        let channels: Vec<String> = rows.iter().map(|r| r.channel.clone()).collect();
-        match alerts
-            .store
-            .commit_alerts(
-                changes.clone(),
-                incidents.clone(),
-                rows.clone(),
-                (self.clock)(),
-            )
-            .await
-        {
+        let commit = std::mem::take(&mut self.unsaved);
+        let channels: Vec<String> = commit.rows.iter().map(|r| r.channel.clone()).collect();
+        match alerts.store.commit(commit.clone(), (self.clock)()).await {
             Ok(()) => {
                 for c in channels {
                     alerts.wakers.wake(&c);
                 }
             }
             Err(e) => {
-                tracing::error!("cannot record alert state ({e}); keeping {} change(s) and {} notification(s) in memory to retry with the next result", changes.len(), rows.len());
-                self.unsaved = Unsaved {
-                    changes,
-                    incidents,
-                    rows,
-                };
+                tracing::error!("cannot record alert state ({e}); keeping {} change(s) and {} notification(s) in memory to retry with the next result", commit.changes.len(), commit.rows.len());
+                self.unsaved = commit;
             }
         }
     }
@@ -187,5 +286,20 @@ pub fn log_result(r: &ProbeResult) {
             "probe {}",
             r.health.as_str()
         ),
+    }
+}
+
+/// One structured line per status page reading.
+pub fn log_reading(r: &Reading) {
+    match &r.outcome {
+        Ok(_) if r.ok() => {
+            tracing::info!(page = %r.page, overall = r.overall.as_str(), incidents = r.incidents().len(), "status page read")
+        }
+        Ok(_) => {
+            tracing::warn!(page = %r.page, overall = r.overall.as_str(), incidents = r.incidents().len(), "{}", r.vendor_word().text)
+        }
+        Err(u) => {
+            tracing::warn!(page = %r.page, reason = u.reason.as_str(), detail = %u.detail, "status page unreadable")
+        }
     }
 }

@@ -68,6 +68,7 @@ fn notification(kind: TransitionKind) -> Notification {
         location: "local".into(),
         last_result: serde_json::json!({"status": 503}),
         test: false,
+        vendor: None,
     }
 }
 
@@ -362,6 +363,7 @@ fn result(failing: bool, at: DateTime<Utc>) -> ProbeResult {
         attempts: 1,
         reused_connection: false,
         error_class: None,
+        vendor: None,
     }
 }
 
@@ -384,7 +386,8 @@ async fn pipeline_queues_firing_reminders_and_resolved_once_per_channel() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let wall = paused_wall();
-    let (engine, _) = upwatch::alert::engine::Engine::resume(vec![], &cfg.targets, "local", vec![]);
+    let (engine, _) =
+        upwatch::alert::engine::Engine::resume(vec![], &cfg.alert_names(), "local", vec![]);
     let alerts = upwatch::pipeline::Alerts {
         engine,
         store: store.clone(),
@@ -453,7 +456,7 @@ async fn a_restart_does_not_resend_a_firing_alert() {
         let store = Store::open(dir.path()).unwrap();
         let (engine, _) = upwatch::alert::engine::Engine::resume(
             store.alert_states().await.unwrap(),
-            &cfg.targets,
+            &cfg.alert_names(),
             "local",
             vec![],
         );
@@ -488,7 +491,7 @@ async fn maintenance_holds_firing_until_the_window_ends() {
     let clock = Clock::new();
     let (engine, _) = upwatch::alert::engine::Engine::resume(
         vec![],
-        &cfg.targets,
+        &cfg.alert_names(),
         "local",
         cfg.maintenance.clone(),
     );
@@ -524,7 +527,7 @@ async fn alerts_of_a_removed_target_are_dropped() {
         ((Arc::from("gone"), Severity::Critical), firing.clone()),
     ];
     let (engine, dropped) =
-        upwatch::alert::engine::Engine::resume(states, &cfg.targets, "local", vec![]);
+        upwatch::alert::engine::Engine::resume(states, &cfg.alert_names(), "local", vec![]);
     assert_eq!(
         dropped,
         vec![((Arc::from("gone"), Severity::Critical), None)]

@@ -50,6 +50,7 @@ fn firing() -> Notification {
         location: "local".into(),
         last_result: serde_json::Value::Null,
         test: false,
+        vendor: None,
     }
 }
 

@@ -8,7 +8,10 @@ use upwatch::statuspage::parse::{
 use upwatch::statuspage::{IncidentStatus, Level, Platform, Snapshot};
 
 fn fixture(path: &str) -> Vec<u8> {
-    let p = format!("{}/tests/fixtures/statuspages/{path}", env!("CARGO_MANIFEST_DIR"));
+    let p = format!(
+        "{}/tests/fixtures/statuspages/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
 }
 
@@ -76,7 +79,8 @@ fn cloudamqp_maintenance_in_progress() {
 
 #[test]
 fn docs_example_components_and_incident_disagree_with_the_indicator() {
-    let s = statuspage::parse(&fixture("atlassian/docs-example-summary-major-outage.json")).unwrap();
+    let s =
+        statuspage::parse(&fixture("atlassian/docs-example-summary-major-outage.json")).unwrap();
     // "major" is Statuspage's "Partial System Outage" indicator...
     assert_eq!(s.indicator, Some(Level::PartialOutage));
     assert_eq!(count(&s, Level::PartialOutage), 1);
@@ -86,7 +90,11 @@ fn docs_example_components_and_incident_disagree_with_the_indicator() {
     assert_eq!(i.title, "Unplanned Database Outage");
     assert_eq!(i.status, IncidentStatus::Identified);
     assert_eq!(i.impact, Level::MajorOutage);
-    assert!(i.last_update.as_deref().unwrap().starts_with("Our master database has ham sandwiches"));
+    assert!(i
+        .last_update
+        .as_deref()
+        .unwrap()
+        .starts_with("Our master database has ham sandwiches"));
     // One maintenance scheduled, one in progress.
     assert_eq!(s.maintenances.len(), 1);
     assert_eq!(s.maintenances[0].title, "Web Tier Recycle");
@@ -110,7 +118,11 @@ fn claude_minor_indicator_but_major_incident() {
     assert_eq!(i.impact, Level::PartialOutage);
     assert_eq!(time(&i.started_at), "2026-10-07T13:25:04Z");
     // The newest of four updates, whatever order the archiver left them in.
-    assert!(i.last_update.as_deref().unwrap().starts_with("We've mitigated the errors"));
+    assert!(i
+        .last_update
+        .as_deref()
+        .unwrap()
+        .starts_with("We've mitigated the errors"));
     assert_eq!(i.url.as_deref(), Some("https://stspg.io/sjkw7njwf0mt"));
     assert!(s.maintenances.is_empty());
     assert_eq!(time(&s.updated_at), "2026-10-07T23:44:53Z");
@@ -139,7 +151,9 @@ fn openai_incidentio_compat_degraded_with_markdown_updates() {
     assert_eq!(time(&i.started_at), "2026-09-29T17:52:52Z");
     let text = i.last_update.as_deref().unwrap();
     assert!(!text.contains('\n'), "one line: {text}");
-    assert!(text.starts_with("We’re investigating elevated errors affecting ChatGPT, Codex, and the API including"));
+    assert!(text.starts_with(
+        "We’re investigating elevated errors affecting ChatGPT, Codex, and the API including"
+    ));
     assert_eq!(s.incidents[1].impact, Level::Operational, "impact none");
     assert!(s.maintenances.is_empty(), "no scheduled_maintenances key");
     assert_eq!(s.overall(false), Level::Degraded);
@@ -178,7 +192,11 @@ fn instatus_docs_example_with_javascript_dates() {
 fn checkly_summary_services_and_uptime() {
     let body = fixture("checkly/mistral-checkly-summary-2026-09-17-trimmed.json");
     let s = instatus::parse(&body).unwrap();
-    assert_eq!(s.platform, Platform::Checkly, "HAS_ISSUES and severity say Checkly");
+    assert_eq!(
+        s.platform,
+        Platform::Checkly,
+        "HAS_ISSUES and severity say Checkly"
+    );
     assert_eq!(checkly::parse_summary(&body).unwrap(), s);
     assert_eq!(s.indicator, Some(Level::Degraded));
     let i = &s.incidents[0];
@@ -216,15 +234,25 @@ fn checkly_summary_services_and_uptime() {
     assert_eq!(up.incidents.len(), 1);
     assert_eq!(up.incidents[0].title, "Free Tier Temporarily Disabled");
     assert_eq!(up.incidents[0].status, IncidentStatus::Identified);
-    let chat = up.components.iter().find(|c| c.name == "Chat Completions API").unwrap();
-    assert_eq!((chat.group.as_deref(), chat.status), (Some("API"), Level::MajorOutage));
+    let chat = up
+        .components
+        .iter()
+        .find(|c| c.name == "Chat Completions API")
+        .unwrap();
+    assert_eq!(
+        (chat.group.as_deref(), chat.status),
+        (Some("API"), Level::MajorOutage)
+    );
     let vibe = up.components.iter().find(|c| c.name == "Vibe").unwrap();
     assert_eq!(vibe.status, Level::Operational);
 }
 
 #[test]
 fn github_feed_with_one_open_incident() {
-    let s = feed::parse(&fixture("feeds/github-history-2026-07-09-open-incident.atom")).unwrap();
+    let s = feed::parse(&fixture(
+        "feeds/github-history-2026-07-09-open-incident.atom",
+    ))
+    .unwrap();
     assert_eq!(s.platform, Platform::Feed);
     assert_eq!(time(&s.updated_at), "2026-07-09T07:04:08Z");
     assert_eq!(s.incidents.len(), 1, "{:#?}", s.incidents);
@@ -248,7 +276,10 @@ fn github_feed_with_one_open_incident() {
 
 #[test]
 fn github_feed_all_resolved() {
-    let s = feed::parse(&fixture("feeds/github-history-2026-08-22-all-resolved.atom")).unwrap();
+    let s = feed::parse(&fixture(
+        "feeds/github-history-2026-08-22-all-resolved.atom",
+    ))
+    .unwrap();
     assert!(s.incidents.is_empty(), "{:#?}", s.incidents);
     assert_eq!(s.overall(false), Level::Operational);
 }
@@ -273,7 +304,11 @@ fn statusio_partial_disruption() {
 fn upptime_status_wins_over_uptime() {
     let s = upptime::parse(&fixture("upptime/bandlab-summary-down.json")).unwrap();
     assert_eq!(s.components.len(), 2);
-    assert_eq!(count(&s, Level::MajorOutage), 2, "down at \"100.00%\" is down");
+    assert_eq!(
+        count(&s, Level::MajorOutage),
+        2,
+        "down at \"100.00%\" is down"
+    );
     assert_eq!(s.overall(false), Level::MajorOutage);
 }
 
@@ -327,7 +362,8 @@ fn html_statuspage_layout_reads_banner_and_components_only() {
     assert_eq!(html::feed_links(page), ["/history.atom"]);
 
     // The same legend on a page of no known layout is not an outage: it is unrecognised.
-    let unknown = "<html><body><h1>Status</h1><p>Major Outage Partial Outage Operational</p></body></html>";
+    let unknown =
+        "<html><body><h1>Status</h1><p>Major Outage Partial Outage Operational</p></body></html>";
     assert!(matches!(
         html::parse(unknown.as_bytes()),
         Err(ParseError::Shape { .. })
@@ -376,5 +412,9 @@ fn challenges_are_recognised() {
     let cf = br#"<!DOCTYPE html><html><head><title>Just a moment...</title></head><body><script src="https://challenges.cloudflare.com/turnstile/v0/api.js"></script></body></html>"#;
     assert!(html::is_challenge(403, None, cf));
     assert!(html::is_challenge(200, Some("challenge"), b"{}"));
-    assert!(!html::is_challenge(200, None, b"<html><body>All good</body></html>"));
+    assert!(!html::is_challenge(
+        200,
+        None,
+        b"<html><body>All good</body></html>"
+    ));
 }

@@ -3,17 +3,19 @@
 //! Holds the runtime state (loaded from and written back to the store by the pipeline);
 //! never does I/O itself.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use serde_json::Value;
 
-use super::policy::Severity;
+use super::policy::{AlertPolicy, Severity};
 use super::state::{step, AlertPhase, AlertState, Transition, TransitionKind};
-use crate::config::{Maintenance, Target};
+use crate::config::{Maintenance, StatusPage, Target};
 use crate::notify::{new_id, Notification};
-use crate::probe::ProbeResult;
-use crate::store::{IncidentEvent, StateChange};
+use crate::probe::{Failure, FailureKind, ProbeResult};
+use crate::statuspage::{Level, Reading};
+use crate::store::{IncidentEvent, PageIncidentChange, StateChange};
 
 /// What one result did to a target's alerts.
 #[derive(Debug, Default)]
@@ -26,31 +28,44 @@ pub struct Observation {
     pub notifications: Vec<(Arc<str>, Notification)>,
     /// Whether each severity is firing after this result.
     pub firing: Vec<(Severity, bool)>,
+    /// Vendor incidents announced or ended (status page readings only).
+    pub page_incidents: Vec<PageIncidentChange>,
 }
+
+/// Who an alert is about: a target or a status page.
+struct Subject<'a> {
+    name: &'a Arc<str>,
+    url: &'a str,
+    policy: &'a AlertPolicy,
+}
+
+/// A vendor incident already announced: its title and when upwatch first saw it.
+type Announced = BTreeMap<String, (String, DateTime<Utc>)>;
 
 /// Alert state of every (target, severity) that is not plainly ok.
 pub struct Engine {
     states: HashMap<(Arc<str>, Severity), AlertState>,
+    announced: HashMap<Arc<str>, Announced>,
     location: String,
     maintenance: Vec<Maintenance>,
 }
 
 impl Engine {
-    /// An engine resuming from persisted `states`. States of targets no longer configured
-    /// are dropped (returned as deletions, and logged) instead of resolved, since nothing
-    /// probes them any more.
+    /// An engine resuming from persisted `states`. `names` are the configured targets and
+    /// status pages; states of any other name are dropped (returned as deletions, and
+    /// logged) instead of resolved, since nothing probes them any more.
     pub fn resume(
         states: Vec<((Arc<str>, Severity), AlertState)>,
-        targets: &[Arc<Target>],
+        names: &[Arc<str>],
         location: &str,
         maintenance: Vec<Maintenance>,
     ) -> (Self, Vec<StateChange>) {
         let mut kept = HashMap::new();
         let mut dropped = Vec::new();
         for ((target, sev), state) in states {
-            match targets.iter().find(|t| t.name == target) {
-                Some(t) => {
-                    kept.insert((t.name.clone(), sev), state);
+            match names.iter().find(|n| **n == target) {
+                Some(n) => {
+                    kept.insert((n.clone(), sev), state);
                 }
                 None => {
                     tracing::warn!(target_name = %target, severity = sev.as_str(), phase = ?state.phase, "target removed from the config: dropping its alert state (no resolved notification is sent)");
@@ -61,11 +76,24 @@ impl Engine {
         (
             Engine {
                 states: kept,
+                announced: HashMap::new(),
                 location: location.to_string(),
                 maintenance,
             },
             dropped,
         )
+    }
+
+    /// Vendor incidents announced before a restart, as (page, id, title, first seen), so
+    /// they are not announced again.
+    pub fn with_announced(mut self, rows: Vec<(String, String, String, DateTime<Utc>)>) -> Self {
+        for (page, id, title, at) in rows {
+            self.announced
+                .entry(Arc::from(page.as_str()))
+                .or_default()
+                .insert(id, (title, at));
+        }
+        self
     }
 
     /// The current state of one alert (ok when unknown).
@@ -95,18 +123,181 @@ impl Engine {
         result: &ProbeResult,
         now: DateTime<Utc>,
     ) -> Observation {
-        let held = self.held(&target.name, now);
+        let subject = Subject {
+            name: &target.name,
+            url: &target.display_url,
+            policy: &target.alert,
+        };
+        self.step_subject(
+            &subject,
+            &result.failures,
+            result.to_check_json(),
+            result.vendor.as_ref().map(|v| v.text.clone()),
+            now,
+        )
+    }
+
+    /// Steps a status page's alerts with one reading: its overall level through the state
+    /// machine (degraded warns, an outage is critical), and each vendor incident announced
+    /// once when it appears and once when it ends. An unreadable page changes nothing: it
+    /// neither raises nor resolves an alert.
+    pub fn observe_page(
+        &mut self,
+        page: &StatusPage,
+        reading: &Reading,
+        now: DateTime<Utc>,
+    ) -> Observation {
+        let Ok(snap) = &reading.outcome else {
+            let firing = Severity::ALL
+                .into_iter()
+                .map(|sev| (sev, self.firing(&page.name, sev)))
+                .collect();
+            return Observation {
+                firing,
+                ..Observation::default()
+            };
+        };
+        let word = reading.vendor_word();
+        let failures = match reading.overall {
+            Level::Degraded => vec![Failure::new(FailureKind::VendorDegraded, &word.text)],
+            Level::PartialOutage | Level::MajorOutage => {
+                vec![Failure::new(FailureKind::VendorOutage, &word.text)]
+            }
+            _ => Vec::new(),
+        };
+        let subject = Subject {
+            name: &page.name,
+            url: page.url.as_str(),
+            policy: &page.alert,
+        };
+        let mut obs = self.step_subject(&subject, &failures, reading.to_check_json(), None, now);
+
+        // Vendor incidents: announce new ones, and the end of those gone from the page.
+        let announced = self.announced.entry(page.name.clone()).or_default();
+        let mut events: Vec<(
+            TransitionKind,
+            Severity,
+            Failure,
+            String,
+            DateTime<Utc>,
+            Option<String>,
+        )> = Vec::new();
+        for i in &snap.incidents {
+            if announced.contains_key(&i.id) || i.id.is_empty() {
+                continue;
+            }
+            let sev = if i.impact >= Level::PartialOutage {
+                Severity::Critical
+            } else {
+                Severity::Warning
+            };
+            let kind = if sev == Severity::Critical {
+                FailureKind::VendorOutage
+            } else {
+                FailureKind::VendorDegraded
+            };
+            let impact = match i.impact {
+                Level::Unknown => "impact not stated".to_string(),
+                l => format!("impact {}", l.words()),
+            };
+            let detail = format!(
+                "{} reports an incident: {} ({impact}, {})",
+                page.host,
+                i.title,
+                i.status.as_str()
+            );
+            let started = i.started_at.unwrap_or(now);
+            announced.insert(i.id.clone(), (i.title.clone(), now));
+            obs.page_incidents.push(PageIncidentChange::Opened {
+                page: page.name.clone(),
+                id: i.id.clone(),
+                title: i.title.clone(),
+                opened_at: now,
+            });
+            events.push((
+                TransitionKind::Firing,
+                sev,
+                Failure::new(kind, detail),
+                i.url.clone().unwrap_or_else(|| page.url.to_string()),
+                started,
+                i.last_update.clone(),
+            ));
+        }
+        let gone: Vec<String> = announced
+            .keys()
+            .filter(|id| !snap.incidents.iter().any(|i| &i.id == *id))
+            .cloned()
+            .collect();
+        for id in gone {
+            let Some((title, seen)) = announced.remove(&id) else {
+                continue;
+            };
+            obs.page_incidents.push(PageIncidentChange::Closed {
+                page: page.name.clone(),
+                id,
+            });
+            if page.alert.send_resolved {
+                events.push((
+                    TransitionKind::Resolved,
+                    Severity::Warning,
+                    Failure::new(
+                        FailureKind::VendorDegraded,
+                        format!("{} no longer lists the incident: {title}", page.host),
+                    ),
+                    page.url.to_string(),
+                    seen,
+                    None,
+                ));
+            }
+        }
+        for (kind, sev, failure, url, started_at, text) in events {
+            tracing::warn!(page = %page.name, alert = ?kind, "vendor incident: {}", failure.detail);
+            let base = Notification {
+                id: String::new(),
+                kind,
+                severity: sev,
+                target: page.name.to_string(),
+                url,
+                conditions: vec![failure],
+                started_at,
+                resolved_at: (kind == TransitionKind::Resolved).then_some(now),
+                location: self.location.clone(),
+                last_result: Value::Null,
+                test: false,
+                vendor: text,
+            };
+            for channel in &page.alert.channels {
+                obs.notifications.push((
+                    channel.clone(),
+                    Notification {
+                        id: new_id(),
+                        ..base.clone()
+                    },
+                ));
+            }
+        }
+        obs
+    }
+
+    fn step_subject(
+        &mut self,
+        subject: &Subject<'_>,
+        failures: &[Failure],
+        last_result: Value,
+        vendor: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Observation {
+        let held = self.held(subject.name, now);
         let mut obs = Observation::default();
         for sev in Severity::ALL {
-            let failing: Vec<_> = result
-                .failures
+            let failing: Vec<_> = failures
                 .iter()
-                .filter(|f| target.alert.severity_of(f.kind) == Some(sev))
+                .filter(|f| subject.policy.severity_of(f.kind) == Some(sev))
                 .cloned()
                 .collect();
-            let key = (target.name.clone(), sev);
+            let key = (subject.name.clone(), sev);
             let current = self.states.get(&key).cloned().unwrap_or_default();
-            let (next, transition) = step(&current, &failing, &target.alert, now, held);
+            let (next, transition) = step(&current, &failing, subject.policy, now, held);
             obs.firing.push((sev, next.phase == AlertPhase::Firing));
             if next != current {
                 if next == AlertState::default() {
@@ -120,20 +311,25 @@ impl Engine {
             if let Some(t) = transition {
                 match t.kind {
                     TransitionKind::Firing => obs.incidents.push(IncidentEvent::Opened {
-                        target: target.name.clone(),
+                        target: subject.name.clone(),
                         severity: sev,
                         started_at: t.started_at,
                         cause: crate::probe::failure_line(&t.conditions),
                     }),
                     TransitionKind::Resolved => obs.incidents.push(IncidentEvent::Closed {
-                        target: target.name.clone(),
+                        target: subject.name.clone(),
                         severity: sev,
                         ended_at: t.resolved_at.unwrap_or(now),
                     }),
                     TransitionKind::Reminder => {}
                 }
-                obs.notifications
-                    .extend(self.notifications(target, result, sev, &t));
+                obs.notifications.extend(self.notifications(
+                    subject,
+                    &last_result,
+                    vendor.as_deref(),
+                    sev,
+                    &t,
+                ));
             }
         }
         obs
@@ -141,8 +337,9 @@ impl Engine {
 
     fn notifications(
         &self,
-        target: &Target,
-        result: &ProbeResult,
+        subject: &Subject<'_>,
+        last_result: &Value,
+        vendor: Option<&str>,
         sev: Severity,
         t: &Transition,
     ) -> Vec<(Arc<str>, Notification)> {
@@ -150,27 +347,31 @@ impl Engine {
             id: String::new(),
             kind: t.kind,
             severity: sev,
-            target: target.name.to_string(),
-            url: target.display_url.to_string(),
+            target: subject.name.to_string(),
+            url: subject.url.to_string(),
             conditions: t.conditions.clone(),
             started_at: t.started_at,
             resolved_at: t.resolved_at,
             location: self.location.clone(),
-            last_result: result.to_check_json(),
+            last_result: last_result.clone(),
             test: false,
+            // Recovery needs no excuse; a firing alert or reminder carries the vendor word.
+            vendor: vendor
+                .filter(|_| t.kind != TransitionKind::Resolved)
+                .map(str::to_string),
         };
         // The log channel is always on.
         tracing::warn!(
-            target_name = %target.name,
+            target_name = %subject.name,
             severity = sev.as_str(),
             alert = ?t.kind,
             conditions = %base.summary(),
-            channels = target.alert.channels.len(),
+            channels = subject.policy.channels.len(),
             "alert {}",
             base.subject()
         );
-        target
-            .alert
+        subject
+            .policy
             .channels
             .iter()
             .map(|channel| {

@@ -79,6 +79,17 @@ pub struct Config {
     pub warnings: Vec<String>,
 }
 
+impl Config {
+    /// Every name alerts can be keyed by: targets, then status pages.
+    pub fn alert_names(&self) -> Vec<Arc<str>> {
+        self.targets
+            .iter()
+            .map(|t| t.name.clone())
+            .chain(self.status_pages.iter().map(|p| p.name.clone()))
+            .collect()
+    }
+}
+
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -359,7 +370,11 @@ pub fn parse(path: &Path, text: &str, env: &Env) -> Result<Config, ConfigError> 
         if let Some(p) = v.status_page(raw, span.clone(), ctx, &alerting.policy, &channel_names) {
             if status_pages.iter().any(|b| b.name == p.name) {
                 let at = raw.name.as_ref().map(|n| n.span()).unwrap_or(span.clone());
-                v.d.push(at, ctx, format!("duplicate status_page name {:?}", &*p.name));
+                v.d.push(
+                    at,
+                    ctx,
+                    format!("duplicate status_page name {:?}", &*p.name),
+                );
             } else {
                 status_pages.push(Arc::new(p));
             }

@@ -51,24 +51,32 @@ impl Validator<'_> {
     ) -> Option<StatusPage> {
         let name = self.name(ctx, &r.name, span.clone(), "\"vendor-status\"");
         let url = match &r.url {
-            Some(u) => self.string(ctx, "url", u, None).and_then(|text| match Url::parse(&text) {
-                Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
-                    Some(url)
-                }
-                Ok(url) => {
-                    self.d.push(
-                        u.span(),
-                        ctx,
-                        format!("url: scheme {:?} is not supported; use https://", url.scheme()),
-                    );
-                    None
-                }
-                Err(e) => {
-                    self.d
-                        .push(u.span(), ctx, format!("url: {text:?} is not a valid URL ({e})"));
-                    None
-                }
-            }),
+            Some(u) => self
+                .string(ctx, "url", u, None)
+                .and_then(|text| match Url::parse(&text) {
+                    Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+                        Some(url)
+                    }
+                    Ok(url) => {
+                        self.d.push(
+                            u.span(),
+                            ctx,
+                            format!(
+                                "url: scheme {:?} is not supported; use https://",
+                                url.scheme()
+                            ),
+                        );
+                        None
+                    }
+                    Err(e) => {
+                        self.d.push(
+                            u.span(),
+                            ctx,
+                            format!("url: {text:?} is not a valid URL ({e})"),
+                        );
+                        None
+                    }
+                }),
             None => {
                 self.d.push(
                     span.clone(),

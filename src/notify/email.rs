@@ -50,6 +50,9 @@ pub fn bodies(n: &Notification) -> (String, String) {
     for c in &n.conditions {
         text.push_str(&format!("  - {}: {}\n", c.kind.as_str(), c.detail));
     }
+    if let Some(v) = &n.vendor {
+        text.push_str(&format!("\nVendor:   {v}\n"));
+    }
     text.push_str(&format!(
         "\nURL:      {}\nSince:    {}\n",
         n.url,
@@ -90,10 +93,15 @@ pub fn bodies(n: &Notification) -> (String, String) {
             )
         })
         .unwrap_or_default();
+    let vendor = n
+        .vendor
+        .as_ref()
+        .map(|v| format!("<p><b>Vendor:</b> {}</p>", html_escape(v)))
+        .unwrap_or_default();
     let html = format!(
         "<!doctype html><html><body style=\"font-family:sans-serif\">\
          <h2 style=\"border-left:6px solid {colour};padding-left:8px\">{} {verb}</h2>\
-         <p>{} alert{}</p><p><b>{label}</b></p><ul>{items}</ul>\
+         <p>{} alert{}</p><p><b>{label}</b></p><ul>{items}</ul>{vendor}\
          <table><tr><th align=\"left\">URL</th><td>{}</td></tr>\
          <tr><th align=\"left\">Since</th><td>{}</td></tr>{resolved}\
          <tr><th align=\"left\">Location</th><td>{}</td></tr>\
@@ -239,6 +247,7 @@ mod tests {
             location: "local".into(),
             last_result: serde_json::Value::Null,
             test: false,
+            vendor: None,
         };
         let (text, html) = bodies(&n);
         assert!(

@@ -43,6 +43,10 @@ pub struct Notification {
     /// A `test-alert` message, not a real alert.
     #[serde(default)]
     pub test: bool,
+    /// What the vendor's status page says ("status.mistral.ai reports partial outage: ..."),
+    /// for a target linked to one, or the incident's own text for a vendor incident alert.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor: Option<String>,
 }
 
 impl Notification {
@@ -127,6 +131,7 @@ impl Notification {
             location: location.to_string(),
             last_result: serde_json::Value::Null,
             test: true,
+            vendor: None,
         }
     }
 }
@@ -362,6 +367,7 @@ mod tests {
             location: "local".into(),
             last_result: serde_json::Value::Null,
             test: false,
+            vendor: None,
         }
     }
 

@@ -72,16 +72,20 @@ pub fn payload(n: &Notification) -> Value {
     } else {
         "Failing conditions"
     };
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": title}}),
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("*{what}*\n{conditions}")}}),
+    ];
+    if let Some(v) = &n.vendor {
+        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("*Vendor*\n{}", esc(v))}}));
+    }
+    blocks.push(json!({"type": "section", "fields": fields}));
+    blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("<{}|{}> · upwatch", esc(&n.url), esc(&n.url))}]}));
     json!({
         "text": n.subject(),
         "attachments": [{
             "color": colour,
-            "blocks": [
-                {"type": "header", "text": {"type": "plain_text", "text": title}},
-                {"type": "section", "text": {"type": "mrkdwn", "text": format!("*{what}*\n{conditions}")}},
-                {"type": "section", "fields": fields},
-                {"type": "context", "elements": [{"type": "mrkdwn", "text": format!("<{}|{}> · upwatch", esc(&n.url), esc(&n.url))}]},
-            ],
+            "blocks": blocks,
         }],
     })
 }
@@ -128,6 +132,7 @@ mod tests {
             location: "local".into(),
             last_result: json!({"status": 503, "latency_ms": 4200.5}),
             test: false,
+            vendor: None,
         };
         let p = payload(&n);
         assert_eq!(p["text"], "[FIRING] api: HTTP 503 (+1 more) (critical)");

@@ -20,7 +20,7 @@ pub struct WebhookNotifier {
 
 /// The webhook body (schema version 1, documented in the README).
 pub fn payload(n: &Notification) -> Value {
-    json!({
+    let mut v = json!({
         "version": 1,
         "id": n.id,
         "status": n.status(),
@@ -34,7 +34,12 @@ pub fn payload(n: &Notification) -> Value {
         "resolved_at": n.resolved_at.as_ref().map(crate::probe::result::rfc3339),
         "location": n.location,
         "last_result": n.last_result,
-    })
+    });
+    // Added in version 1 without a bump: present only when there is a vendor word.
+    if let (Some(vendor), Some(map)) = (&n.vendor, v.as_object_mut()) {
+        map.insert("vendor".into(), Value::from(vendor.as_str()));
+    }
+    v
 }
 
 /// `sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`.
@@ -108,6 +113,7 @@ mod tests {
             location: "paris".into(),
             last_result: json!({"status": 200}),
             test: false,
+            vendor: None,
         };
         assert_eq!(
             serde_json::to_string(&payload(&n)).unwrap(),

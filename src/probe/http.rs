@@ -150,6 +150,7 @@ impl TargetProber {
             attempts: 1,
             reused_connection: false,
             error_class: None,
+            vendor: None,
         };
 
         // A kept connection is used only if it is still open and ready.

@@ -88,11 +88,15 @@ pub enum FailureKind {
     BodyMismatch,
     /// The connection broke or the HTTP exchange failed for another reason.
     Io,
+    /// A vendor status page admits to degraded service (status page alerts only).
+    VendorDegraded,
+    /// A vendor status page admits to a partial or major outage (status page alerts only).
+    VendorOutage,
 }
 
 impl FailureKind {
     /// Every kind, in documentation order.
-    pub const ALL: [FailureKind; 14] = [
+    pub const ALL: [FailureKind; 16] = [
         FailureKind::Dns,
         FailureKind::ConnectRefused,
         FailureKind::ConnectTimeout,
@@ -107,6 +111,8 @@ impl FailureKind {
         FailureKind::TlsExpiring,
         FailureKind::BodyMismatch,
         FailureKind::Io,
+        FailureKind::VendorDegraded,
+        FailureKind::VendorOutage,
     ];
 
     /// The kind with this JSON name.
@@ -131,13 +137,18 @@ impl FailureKind {
             FailureKind::TlsExpiring => "tls_expiring",
             FailureKind::BodyMismatch => "body_mismatch",
             FailureKind::Io => "io",
+            FailureKind::VendorDegraded => "vendor_degraded",
+            FailureKind::VendorOutage => "vendor_outage",
         }
     }
 
     /// Whether the failure only degrades the target by default (warning) instead of taking
     /// it down (critical). Alert policy may override this per target later.
     pub fn degrades_only(self) -> bool {
-        matches!(self, FailureKind::TooSlow | FailureKind::TlsExpiring)
+        matches!(
+            self,
+            FailureKind::TooSlow | FailureKind::TlsExpiring | FailureKind::VendorDegraded
+        )
     }
 
     /// Whether the failure is a TLS problem (used by alert rules: "TLS failures").
@@ -358,6 +369,9 @@ pub struct ProbeResult {
     pub reused_connection: bool,
     /// Which side a failure most likely lies on (None when up or only degraded).
     pub error_class: Option<super::provider::ErrorClass>,
+    /// What the linked vendor status page says, attached by the pipeline to results that
+    /// are not up (`None` when the target links no page or is up).
+    pub vendor: Option<crate::statuspage::VendorWord>,
 }
 
 impl ProbeResult {
@@ -416,6 +430,14 @@ impl ProbeResult {
             "reused_connection": self.reused_connection,
             "error_class": self.error_class,
             "remedy": self.error_class.map(|c| c.remedy()),
+            "vendor": self.vendor.as_ref().map(|v| json!({
+                "page": v.page,
+                "overall": v.overall,
+                "incident_title": v.incident_title,
+                "incident_url": v.incident_url,
+                "reason": v.reason,
+                "text": v.text,
+            })),
             "provider_error": self.response.as_ref().and_then(|r| r.provider_error.as_ref()),
             "request_id": self.response.as_ref().and_then(|r| r.request_ids.first()).map(|(_, v)| v),
             "request_ids": self.response.as_ref().map(|r| {

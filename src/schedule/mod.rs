@@ -7,6 +7,7 @@
 //! stale mapping between the two behind.
 
 pub mod heartbeat;
+pub mod pages;
 pub mod runner;
 
 pub use heartbeat::Heartbeat;

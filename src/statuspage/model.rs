@@ -75,13 +75,15 @@ impl Level {
             .map(|c| c.to_ascii_lowercase())
             .collect();
         Some(match w.as_str() {
-            "operational" | "none" | "up" | "ok" | "allsystemsoperational" => {
-                Level::Operational
-            }
+            "operational" | "none" | "up" | "ok" | "allsystemsoperational" => Level::Operational,
             "maintenance" | "undermaintenance" | "inmaintenance" | "undermaintainance" => {
                 Level::Maintenance
             }
-            "minor" | "degraded" | "degradedperformance" | "hasissues" | "performanceissues"
+            "minor"
+            | "degraded"
+            | "degradedperformance"
+            | "hasissues"
+            | "performanceissues"
             | "low" => Level::Degraded,
             "major" | "partialoutage" | "partial" | "partialservicedisruption" | "medium" => {
                 Level::PartialOutage
@@ -393,9 +395,9 @@ pub fn decode_entities(s: &str) -> String {
                 "quot" => Some('"'),
                 "apos" | "#39" => Some('\''),
                 "nbsp" => Some(' '),
-                n if n.starts_with("#x") || n.starts_with("#X") => {
-                    u32::from_str_radix(&n[2..], 16).ok().and_then(char::from_u32)
-                }
+                n if n.starts_with("#x") || n.starts_with("#X") => u32::from_str_radix(&n[2..], 16)
+                    .ok()
+                    .and_then(char::from_u32),
                 n if n.starts_with('#') => n[1..].parse().ok().and_then(char::from_u32),
                 _ => None,
             };
@@ -441,13 +443,22 @@ mod tests {
 
     #[test]
     fn words_map_to_levels_and_statuses() {
-        assert_eq!(Level::from_word("degraded_performance"), Some(Level::Degraded));
+        assert_eq!(
+            Level::from_word("degraded_performance"),
+            Some(Level::Degraded)
+        );
         assert_eq!(Level::from_word("HAS_ISSUES"), Some(Level::Degraded));
         assert_eq!(Level::from_word("MAJOROUTAGE"), Some(Level::MajorOutage));
         assert_eq!(Level::from_word("full_outage"), Some(Level::MajorOutage));
-        assert_eq!(Level::from_word("under_maintenance"), Some(Level::Maintenance));
+        assert_eq!(
+            Level::from_word("under_maintenance"),
+            Some(Level::Maintenance)
+        );
         assert_eq!(Level::from_word("sparkly"), None);
-        assert_eq!(IncidentStatus::from_word("MONITORING"), Some(IncidentStatus::Monitoring));
+        assert_eq!(
+            IncidentStatus::from_word("MONITORING"),
+            Some(IncidentStatus::Monitoring)
+        );
         assert_eq!(IncidentStatus::from_word("Update"), None);
         assert!(!IncidentStatus::Postmortem.is_open());
         assert!(Level::Degraded.is_problem() && !Level::Maintenance.is_problem());

@@ -70,7 +70,11 @@ pub fn client(page: &StatusPage) -> Result<reqwest::Client, String> {
     .map_err(|e| e.to_string())?;
     reqwest::Client::builder()
         .use_preconfigured_tls((*tls).clone())
-        .user_agent(concat!("upwatch/", env!("CARGO_PKG_VERSION"), " (status page poller)"))
+        .user_agent(concat!(
+            "upwatch/",
+            env!("CARGO_PKG_VERSION"),
+            " (status page poller)"
+        ))
         .redirect(reqwest::redirect::Policy::limited(5))
         .build()
         .map_err(|e| crate::error_chain(&e))
@@ -190,7 +194,11 @@ impl Poller {
         let base = &self.page.url;
         let explicit = !matches!(base.path(), "" | "/");
         let at = |kind: Kind, path: &str| -> Option<Endpoint> {
-            let url = if explicit { base.clone() } else { base.join(path).ok()? };
+            let url = if explicit {
+                base.clone()
+            } else {
+                base.join(path).ok()?
+            };
             Some(Endpoint { kind, url })
         };
         let machine = |p: Platform| -> Vec<Option<Endpoint>> {
@@ -255,8 +263,15 @@ impl Poller {
         let miss = |e: ParseError| Miss::Unrecognised(format!("{}: {e}", f.status));
         match ep.kind {
             Kind::Html => {
-                if !html_type && !parse::looks_like_html(&String::from_utf8_lossy(&f.body[..f.body.len().min(64)])) {
-                    return Err(Miss::Unrecognised(format!("{}: {} is not HTML", f.status, f.content_type)));
+                if !html_type
+                    && !parse::looks_like_html(&String::from_utf8_lossy(
+                        &f.body[..f.body.len().min(64)],
+                    ))
+                {
+                    return Err(Miss::Unrecognised(format!(
+                        "{}: {} is not HTML",
+                        f.status, f.content_type
+                    )));
                 }
                 match parse::html::parse(&f.body) {
                     Ok(s) => Ok(s),
@@ -264,7 +279,9 @@ impl Poller {
                         // A page that advertises a feed is read through it.
                         let text = String::from_utf8_lossy(&f.body);
                         for href in parse::html::feed_links(&text) {
-                            let Ok(url) = ep.url.join(&href) else { continue };
+                            let Ok(url) = ep.url.join(&href) else {
+                                continue;
+                            };
                             if let Ok(feed) = self.fetch(&url, "application/atom+xml").await {
                                 if let Ok(s) = parse::feed::parse(&feed.body) {
                                     return Ok(s);
@@ -278,7 +295,11 @@ impl Poller {
             _ if html_type => Err(Miss::Unrecognised(format!(
                 "{}: answered HTML, not {}",
                 f.status,
-                if ep.kind == Kind::Feed { "a feed" } else { "JSON" }
+                if ep.kind == Kind::Feed {
+                    "a feed"
+                } else {
+                    "JSON"
+                }
             ))),
             Kind::StatuspageSummary => parse::statuspage::parse(&f.body).map_err(miss),
             Kind::IncidentIoWidget => parse::incidentio::parse(&f.body).map_err(miss),
@@ -322,7 +343,9 @@ impl Poller {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string)
         };
-        let content_type = header("content-type").unwrap_or_default().to_ascii_lowercase();
+        let content_type = header("content-type")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         let cf_mitigated = header("cf-mitigated");
         let max = self.page.max_body_size;
         let mut body = Vec::new();
@@ -338,7 +361,12 @@ impl Poller {
                     body.extend_from_slice(&chunk);
                 }
                 Ok(None) => break,
-                Err(e) => return Err(Miss::Unreachable(format!("{status}: body: {}", crate::error_chain(&e)))),
+                Err(e) => {
+                    return Err(Miss::Unreachable(format!(
+                        "{status}: body: {}",
+                        crate::error_chain(&e)
+                    )))
+                }
             }
         }
         if parse::html::is_challenge(status, cf_mitigated.as_deref(), &body) {
@@ -364,7 +392,10 @@ impl Poller {
 fn unreadable(misses: &[(Url, Miss)]) -> Unreadable {
     let reason = if misses.iter().any(|(_, m)| matches!(m, Miss::Blocked(_))) {
         UnreadableReason::Blocked
-    } else if misses.iter().any(|(_, m)| matches!(m, Miss::Unrecognised(_))) {
+    } else if misses
+        .iter()
+        .any(|(_, m)| matches!(m, Miss::Unrecognised(_)))
+    {
         UnreadableReason::Unrecognised
     } else {
         UnreadableReason::Unreachable
@@ -382,6 +413,5 @@ fn is_stale(s: &Snapshot, now: DateTime<Utc>, after: Duration) -> bool {
     let Some(updated) = s.updated_at else {
         return false;
     };
-    !s.incidents.is_empty()
-        && (now - updated).to_std().is_ok_and(|age| age > after)
+    !s.incidents.is_empty() && (now - updated).to_std().is_ok_and(|age| age > after)
 }

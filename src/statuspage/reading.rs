@@ -82,7 +82,10 @@ impl Reading {
 
     /// Open incidents (none when unreadable).
     pub fn incidents(&self) -> &[Incident] {
-        self.outcome.as_ref().map(|s| &s.incidents[..]).unwrap_or(&[])
+        self.outcome
+            .as_ref()
+            .map(|s| &s.incidents[..])
+            .unwrap_or(&[])
     }
 
     /// The incident that best explains the page: worst impact, then most recent start.
@@ -168,7 +171,11 @@ impl Reading {
             overall: self.overall,
             incident_title: incident.map(|i| i.title.clone()),
             incident_url: incident.and_then(|i| i.url.clone()),
-            reason: self.outcome.as_ref().err().map(|u| u.reason.as_str().to_string()),
+            reason: self
+                .outcome
+                .as_ref()
+                .err()
+                .map(|u| u.reason.as_str().to_string()),
             text,
             checked_at: self.checked_at,
         }

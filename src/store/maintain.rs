@@ -30,12 +30,14 @@ pub struct Pruned {
     pub incidents: u64,
     /// Delivered or dead notifications.
     pub outbox: u64,
+    /// Status page readings.
+    pub page_readings: u64,
 }
 
 impl Pruned {
     /// All rows removed.
     pub fn total(&self) -> u64 {
-        self.results + self.hourly + self.incidents + self.outbox
+        self.results + self.hourly + self.incidents + self.outbox + self.page_readings
     }
 }
 
@@ -174,11 +176,21 @@ impl Store {
                 )?)
             })
             .await?;
+        let page_readings = self
+            .batched(move |c| {
+                Ok(c.execute(
+                    "DELETE FROM page_reading WHERE id IN (SELECT id FROM page_reading
+                     WHERE checked_at < ?1 LIMIT ?2)",
+                    params![raw_cutoff, PRUNE_BATCH],
+                )?)
+            })
+            .await?;
         Ok(Pruned {
             results,
             hourly,
             incidents,
             outbox,
+            page_readings,
         })
     }
 

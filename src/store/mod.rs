@@ -14,10 +14,12 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::alert::{AlertState, Severity};
 
 mod maintain;
+mod pages;
 mod read;
 mod writer;
 
 pub use maintain::{hour_of, Pruned, AGGREGATION_LAG_SECS};
+pub use pages::{AlertCommit, PageIncidentChange};
 pub use read::{
     percentile, AlertsReport, HourStats, IncidentRow, Latency, OpenAlert, Overview, Reader,
     TargetReport, Window, OVERVIEW_DAYS,
@@ -84,6 +86,23 @@ const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX incident_by_target ON incident (target, started_at);
      CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;",
+    // 3: vendor status pages: readings (on change, and hourly) and the incidents alerted on.
+    "CREATE TABLE page_reading (
+        id INTEGER PRIMARY KEY,
+        page TEXT NOT NULL,
+        checked_at INTEGER NOT NULL,
+        overall TEXT NOT NULL,
+        reason TEXT,
+        detail TEXT NOT NULL
+     );
+     CREATE INDEX page_reading_by_page ON page_reading (page, checked_at);
+     CREATE TABLE page_incident (
+        page TEXT NOT NULL,
+        id TEXT NOT NULL,
+        title TEXT NOT NULL,
+        opened_at INTEGER NOT NULL,
+        PRIMARY KEY (page, id)
+     ) WITHOUT ROWID;",
 ];
 
 /// Newest schema version this binary knows.
@@ -305,8 +324,30 @@ impl Store {
         queued: Vec<OutboxRow>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        self.commit(
+            AlertCommit {
+                changes,
+                incidents,
+                rows: queued,
+                page_incidents: Vec::new(),
+            },
+            now,
+        )
+        .await
+    }
+
+    /// Writes everything in `commit` in one transaction (see [`Store::commit_alerts`]),
+    /// including the vendor incidents announced or ended.
+    pub async fn commit(&self, commit: AlertCommit, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let AlertCommit {
+            changes,
+            incidents,
+            rows: queued,
+            page_incidents,
+        } = commit;
         self.with(move |c| {
             let tx = c.transaction()?;
+            Store::write_page_incidents(&tx, &page_incidents)?;
             for event in &incidents {
                 match event {
                     IncidentEvent::Opened { target, severity, started_at, cause } => {
@@ -665,7 +706,7 @@ mod tests {
         }
         let err = Store::open_file(&path).unwrap_err().to_string();
         assert!(
-            err.contains("schema version 99, newer than this upwatch knows (2)"),
+            err.contains("schema version 99, newer than this upwatch knows (3)"),
             "{err}"
         );
         let c = Connection::open(&path).unwrap();

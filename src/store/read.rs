@@ -229,7 +229,7 @@ pub const OVERVIEW_DAYS: u32 = 90;
 /// A read-only view of the store.
 #[derive(Clone)]
 pub struct Reader {
-    db: Db,
+    pub(super) db: Db,
     path: PathBuf,
 }
 

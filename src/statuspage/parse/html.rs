@@ -7,9 +7,7 @@
 use serde_json::Value;
 
 use super::{statuspage_impact, text_body, ParseError};
-use crate::statuspage::model::{
-    plain_text, Component, Incident, IncidentStatus, Level, Snapshot,
-};
+use crate::statuspage::model::{plain_text, Component, Incident, IncidentStatus, Level, Snapshot};
 use crate::statuspage::Platform;
 
 /// One start tag: lower-case name, attributes (lower-case names, entity-decoded values)
@@ -55,7 +53,10 @@ pub(crate) fn tags(html: &str, from: usize) -> impl Iterator<Item = Tag> + '_ {
         if name.is_empty() || !name.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) {
             pos = lt + 1;
             if name.starts_with("!--") {
-                pos = html[lt..].find("-->").map(|e| lt + e + 3).unwrap_or(html.len());
+                pos = html[lt..]
+                    .find("-->")
+                    .map(|e| lt + e + 3)
+                    .unwrap_or(html.len());
             }
             continue;
         }
@@ -90,8 +91,7 @@ fn attributes(html: &str, mut i: usize) -> (Vec<(String, String)>, usize) {
             return (attrs, i + 1);
         }
         let start = i;
-        while i < b.len() && !b[i].is_ascii_whitespace() && !matches!(b[i], b'=' | b'>' | b'/')
-        {
+        while i < b.len() && !b[i].is_ascii_whitespace() && !matches!(b[i], b'=' | b'>' | b'/') {
             i += 1;
         }
         let key = html[start..i].to_ascii_lowercase();
@@ -130,7 +130,10 @@ fn attributes(html: &str, mut i: usize) -> (Vec<(String, String)>, usize) {
 fn text_until(html: &str, from: usize, name: &str) -> String {
     let window = clip(html, from, 4096);
     let close = format!("</{name}");
-    let end = window.to_ascii_lowercase().find(&close).unwrap_or(window.len());
+    let end = window
+        .to_ascii_lowercase()
+        .find(&close)
+        .unwrap_or(window.len());
     plain_text(&window[..end], 300)
 }
 
@@ -164,7 +167,10 @@ pub fn feed_links(html: &str) -> Vec<String> {
     tags(html, 0)
         .take_while(|t| t.name != "body")
         .filter(|t| t.name == "link")
-        .filter(|t| t.attr("rel").is_some_and(|r| r.eq_ignore_ascii_case("alternate")))
+        .filter(|t| {
+            t.attr("rel")
+                .is_some_and(|r| r.eq_ignore_ascii_case("alternate"))
+        })
         .filter(|t| {
             t.attr("type")
                 .is_some_and(|ty| ty.contains("atom+xml") || ty.contains("rss+xml"))
@@ -187,7 +193,10 @@ pub fn parse(body: &[u8]) -> Result<Snapshot, ParseError> {
     if let Some(s) = checkly_layout(html) {
         return Ok(s);
     }
-    Err(super::shape("html", "no status banner or component list of a known layout"))
+    Err(super::shape(
+        "html",
+        "no status banner or component list of a known layout",
+    ))
 }
 
 fn statuspage_layout(html: &str) -> Option<Snapshot> {
@@ -262,7 +271,8 @@ fn statuspage_layout(html: &str) -> Option<Snapshot> {
 }
 
 fn incidentio_layout(html: &str) -> Option<Snapshot> {
-    let tag = tags(html, 0).find(|t| t.name == "script" && t.attr("id") == Some("__NEXT_DATA__"))?;
+    let tag =
+        tags(html, 0).find(|t| t.name == "script" && t.attr("id") == Some("__NEXT_DATA__"))?;
     let end = html[tag.end..].find("</script").map(|e| tag.end + e)?;
     let data: Value = serde_json::from_str(&html[tag.end..end]).ok()?;
     let summary = find_summary(&data, 0)?;
@@ -288,8 +298,10 @@ fn find_summary(v: &Value, depth: usize) -> Option<&Value> {
 
 fn checkly_layout(html: &str) -> Option<Snapshot> {
     let tag = tags(html, 0).find(|t| {
-        t.attr("class")
-            .is_some_and(|c| c.split_ascii_whitespace().any(|x| x.contains("status-circle")))
+        t.attr("class").is_some_and(|c| {
+            c.split_ascii_whitespace()
+                .any(|x| x.contains("status-circle"))
+        })
     })?;
     let look = format!(
         "{} {}",

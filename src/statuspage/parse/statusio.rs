@@ -76,13 +76,14 @@ pub fn parse(body: &[u8]) -> Result<Snapshot, ParseError> {
     }
     if let Some(m) = result.get("maintenance") {
         for a in arr(m, "active") {
-            snap.maintenances.push(crate::statuspage::model::Maintenance {
-                id: s(a, "_id").or_else(|| s(a, "id")).unwrap_or_default(),
-                title: s(a, "name").unwrap_or_else(|| "(untitled)".into()),
-                starts_at: t(a, "datetime_planned_start"),
-                ends_at: t(a, "datetime_planned_end"),
-                url: None,
-            });
+            snap.maintenances
+                .push(crate::statuspage::model::Maintenance {
+                    id: s(a, "_id").or_else(|| s(a, "id")).unwrap_or_default(),
+                    title: s(a, "name").unwrap_or_else(|| "(untitled)".into()),
+                    starts_at: t(a, "datetime_planned_start"),
+                    ends_at: t(a, "datetime_planned_end"),
+                    url: None,
+                });
         }
     }
     Ok(snap)

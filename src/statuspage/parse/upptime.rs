@@ -14,7 +14,9 @@ pub fn parse(body: &[u8]) -> Result<Snapshot, ParseError> {
         .ok_or_else(|| shape("upptime", "expected an array of sites"))?;
     let mut snap = Snapshot::new(Platform::Upptime);
     for site in sites.iter().take(super::MAX_ITEMS) {
-        let Some(name) = s(site, "name") else { continue };
+        let Some(name) = s(site, "name") else {
+            continue;
+        };
         let raw = s(site, "status");
         let status = match raw.as_deref() {
             Some("up") => Level::Operational,
