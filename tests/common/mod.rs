@@ -610,3 +610,93 @@ impl Smtp {
         serde_json::from_str(&line).ok()
     }
 }
+
+/// One path a vendor site answers.
+#[derive(Clone, Debug)]
+pub struct Page {
+    pub path: String,
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Bytes,
+    pub headers: Vec<(&'static str, &'static str)>,
+}
+
+impl Page {
+    pub fn json(path: &str, body: impl Into<Bytes>) -> Page {
+        Page {
+            path: path.to_string(),
+            status: 200,
+            content_type: "application/json; charset=utf-8",
+            body: body.into(),
+            headers: Vec::new(),
+        }
+    }
+    pub fn with_type(mut self, content_type: &'static str) -> Page {
+        self.content_type = content_type;
+        self
+    }
+}
+
+/// The shell a single-page app serves for every unknown path, with status 200.
+pub const SPA_SHELL: &str = "<!DOCTYPE html><html><head><title>Status</title></head><body><div id=\"root\"></div><script src=\"/app.js\"></script></body></html>";
+
+/// A vendor status site: the given paths, and the SPA shell (200, HTML) for every other
+/// path, like the single-page apps status pages are. Paths can be swapped while it runs.
+pub struct VendorSite {
+    pub server: Server,
+    pub pages: Arc<std::sync::Mutex<Vec<Page>>>,
+    pub hits: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl VendorSite {
+    pub async fn start(pages: Vec<Page>) -> VendorSite {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let pages = Arc::new(std::sync::Mutex::new(pages));
+        let hits: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+        let (p2, h2) = (pages.clone(), hits.clone());
+        let server = serve(listener, move |req: Request<Incoming>| {
+            let path = req.uri().path().to_string();
+            h2.lock().unwrap().push(path.clone());
+            let found = p2.lock().unwrap().iter().find(|p| p.path == path).cloned();
+            async move {
+                let page = found.unwrap_or(Page {
+                    path,
+                    status: 200,
+                    content_type: "text/html; charset=utf-8",
+                    body: Bytes::from_static(SPA_SHELL.as_bytes()),
+                    headers: Vec::new(),
+                });
+                let mut r = Response::new(TestBody::full(page.body));
+                *r.status_mut() = StatusCode::from_u16(page.status).unwrap();
+                r.headers_mut()
+                    .insert("content-type", page.content_type.parse().unwrap());
+                for (k, v) in page.headers {
+                    r.headers_mut().insert(k, v.parse().unwrap());
+                }
+                r
+            }
+        });
+        VendorSite {
+            server,
+            pages,
+            hits,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.server.port())
+    }
+
+    pub fn set(&self, pages: Vec<Page>) {
+        *self.pages.lock().unwrap() = pages;
+    }
+}
+
+/// A fixture from tests/fixtures/statuspages.
+pub fn status_fixture(path: &str) -> Bytes {
+    let p = format!(
+        "{}/tests/fixtures/statuspages/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    Bytes::from(std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}")))
+}

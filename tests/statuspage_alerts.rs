@@ -1,0 +1,195 @@
+//! The vendor's word in alerts, end to end: `upwatch run` polls two local status pages (one
+//! with an open incident, one green), probes two failing targets linked to them, and a real
+//! webhook receiver gets the page's own alerts, the incident announcement, and each
+//! target's alert carrying the vendor's word. A restart announces nothing again.
+
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+use tokio::process::{Child, Command};
+
+fn spawn_daemon(config: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_upwatch"))
+        .env_remove("STATE_DIRECTORY")
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .arg("--config")
+        .arg(config)
+        .arg("run")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
+async fn stop(mut child: Child) {
+    let pid = child.id().unwrap().to_string();
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("daemon stops")
+        .unwrap();
+}
+
+#[tokio::test]
+async fn failing_targets_carry_the_vendor_word_and_incidents_are_announced_once() {
+    let incident_page = VendorSite::start(vec![Page::json(
+        "/api/v2/summary.json",
+        status_fixture("atlassian/claude-summary-2026-10-07-minor-incident-monitoring.json"),
+    )])
+    .await;
+    let green_page = VendorSite::start(vec![Page::json(
+        "/api/v2/summary.json",
+        status_fixture("incidentio/openai-compat-summary-2026-07-09-operational.json"),
+    )])
+    .await;
+    let down = FlipServer::start(503).await;
+    let hook = Receiver::start(Behaviour::Ok).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("monitor.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"
+[daemon]
+state_dir = "state"
+listen = "127.0.0.1:0"
+shutdown_grace = "5s"
+
+[alerting]
+failure_threshold = 3
+repeat_interval = "0s"
+channels = ["hook"]
+
+[[channel]]
+name = "hook"
+type = "webhook"
+url = "{hook}"
+
+[[status_page]]
+name = "claude-status"
+url = "{incident}"
+interval = "1s"
+timeout = "1s"
+failure_threshold = 1
+# The capture is from October 2026: not stale for this test.
+stale_after = "3650d"
+
+[[status_page]]
+name = "openai-status"
+url = "{green}"
+interval = "1s"
+timeout = "1s"
+
+[[target]]
+name = "claude-api"
+url = "{down}"
+interval = "300ms"
+timeout = "300ms"
+status_page = "claude-status"
+
+[[target]]
+name = "openai-api"
+url = "{down}"
+interval = "300ms"
+timeout = "300ms"
+status_page = "openai-status"
+"#,
+            hook = hook.url(),
+            incident = incident_page.url(),
+            green = green_page.url(),
+            down = down.url(),
+        ),
+    )
+    .unwrap();
+    let daemon = spawn_daemon(&cfg);
+    // The page's own alert, the incident announcement, and one alert per target.
+    let got = hook.wait_for(4, Duration::from_secs(30)).await;
+    let bodies: Vec<Value> = got.iter().map(Received::json).collect();
+    let find = |pred: &dyn Fn(&Value) -> bool| bodies.iter().find(|b| pred(b)).cloned();
+
+    let claude = find(&|b| b["target"] == "claude-api").expect("claude-api alert");
+    let text = claude["vendor"].as_str().unwrap();
+    assert_eq!(
+        text,
+        "127.0.0.1 reports partial outage: Elevated errors on platform.claude.com (monitoring since 13:25 UTC)"
+    );
+    assert_eq!(claude["last_result"]["vendor"]["overall"], "partial_outage");
+    assert_eq!(
+        claude["last_result"]["vendor"]["incident_url"],
+        "https://stspg.io/sjkw7njwf0mt"
+    );
+
+    let openai = find(&|b| b["target"] == "openai-api").expect("openai-api alert");
+    assert_eq!(
+        openai["vendor"],
+        "127.0.0.1 reports operational: likely our key, network or an unannounced incident"
+    );
+
+    let page_alert = find(&|b| {
+        b["target"] == "claude-status"
+            && b["conditions"][0]["kind"] == "vendor_outage"
+            && b["status"] == "firing"
+            && b["last_result"]["page"] == "claude-status"
+    })
+    .expect("the page's own alert");
+    assert_eq!(page_alert["severity"], "critical");
+    let announced: Vec<&Value> = bodies
+        .iter()
+        .filter(|b| b["target"] == "claude-status" && b["last_result"].is_null())
+        .collect();
+    assert_eq!(announced.len(), 1, "{bodies:#?}");
+    assert_eq!(announced[0]["url"], "https://stspg.io/sjkw7njwf0mt");
+    assert!(announced[0]["conditions"][0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("Elevated errors on platform.claude.com (impact partial outage, monitoring)"));
+    // Nothing about the green page itself.
+    assert!(find(&|b| b["target"] == "openai-status").is_none());
+    stop(daemon).await;
+
+    // A restart: the incident is still open, and is not announced again.
+    let before = hook.requests().len();
+    let daemon = spawn_daemon(&cfg);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stop(daemon).await;
+    let after: Vec<Value> = hook.requests()[before..]
+        .iter()
+        .map(Received::json)
+        .collect();
+    assert!(
+        !after
+            .iter()
+            .any(|b| b["target"] == "claude-status" && b["last_result"].is_null()),
+        "re-announced after restart: {after:#?}"
+    );
+
+    // The incident ends: its resolution is announced.
+    incident_page.set(vec![Page::json(
+        "/api/v2/summary.json",
+        status_fixture("incidentio/openai-compat-summary-2026-07-09-operational.json"),
+    )]);
+    let before = hook.requests().len();
+    let daemon = spawn_daemon(&cfg);
+    let got = hook.wait_for(before + 1, Duration::from_secs(20)).await;
+    stop(daemon).await;
+    let resolved: Vec<Value> = got[before..]
+        .iter()
+        .map(Received::json)
+        .filter(|b| b["target"] == "claude-status" && b["status"] == "resolved")
+        .collect();
+    assert!(
+        !resolved.is_empty(),
+        "{:#?}",
+        &got[before..].iter().map(Received::json).collect::<Vec<_>>()
+    );
+}
