@@ -115,6 +115,7 @@ pub async fn run_with(
         reader,
         metrics: metrics.clone(),
         targets: config.targets.clone(),
+        status_pages: config.status_pages.clone(),
         heartbeat: heartbeat.clone(),
         store_health,
         api_token: config.daemon.api_token.clone(),

@@ -39,6 +39,16 @@ struct Subject<'a> {
     policy: &'a AlertPolicy,
 }
 
+/// A vendor incident appearing or ending, before it becomes one notification per channel.
+struct Announcement {
+    kind: TransitionKind,
+    severity: Severity,
+    condition: Failure,
+    url: String,
+    started_at: DateTime<Utc>,
+    text: Option<String>,
+}
+
 /// A vendor incident already announced: its title and when upwatch first saw it.
 type Announced = BTreeMap<String, (String, DateTime<Utc>)>;
 
@@ -174,14 +184,7 @@ impl Engine {
 
         // Vendor incidents: announce new ones, and the end of those gone from the page.
         let announced = self.announced.entry(page.name.clone()).or_default();
-        let mut events: Vec<(
-            TransitionKind,
-            Severity,
-            Failure,
-            String,
-            DateTime<Utc>,
-            Option<String>,
-        )> = Vec::new();
+        let mut events: Vec<Announcement> = Vec::new();
         for i in &snap.incidents {
             if announced.contains_key(&i.id) || i.id.is_empty() {
                 continue;
@@ -214,14 +217,14 @@ impl Engine {
                 title: i.title.clone(),
                 opened_at: now,
             });
-            events.push((
-                TransitionKind::Firing,
-                sev,
-                Failure::new(kind, detail),
-                i.url.clone().unwrap_or_else(|| page.url.to_string()),
-                started,
-                i.last_update.clone(),
-            ));
+            events.push(Announcement {
+                kind: TransitionKind::Firing,
+                severity: sev,
+                condition: Failure::new(kind, detail),
+                url: i.url.clone().unwrap_or_else(|| page.url.to_string()),
+                started_at: started,
+                text: i.last_update.clone(),
+            });
         }
         let gone: Vec<String> = announced
             .keys()
@@ -237,34 +240,34 @@ impl Engine {
                 id,
             });
             if page.alert.send_resolved {
-                events.push((
-                    TransitionKind::Resolved,
-                    Severity::Warning,
-                    Failure::new(
+                events.push(Announcement {
+                    kind: TransitionKind::Resolved,
+                    severity: Severity::Warning,
+                    condition: Failure::new(
                         FailureKind::VendorDegraded,
                         format!("{} no longer lists the incident: {title}", page.host),
                     ),
-                    page.url.to_string(),
-                    seen,
-                    None,
-                ));
+                    url: page.url.to_string(),
+                    started_at: seen,
+                    text: None,
+                });
             }
         }
-        for (kind, sev, failure, url, started_at, text) in events {
-            tracing::warn!(page = %page.name, alert = ?kind, "vendor incident: {}", failure.detail);
+        for a in events {
+            tracing::warn!(page = %page.name, alert = ?a.kind, "vendor incident: {}", a.condition.detail);
             let base = Notification {
                 id: String::new(),
-                kind,
-                severity: sev,
+                kind: a.kind,
+                severity: a.severity,
                 target: page.name.to_string(),
-                url,
-                conditions: vec![failure],
-                started_at,
-                resolved_at: (kind == TransitionKind::Resolved).then_some(now),
+                url: a.url,
+                conditions: vec![a.condition],
+                started_at: a.started_at,
+                resolved_at: (a.kind == TransitionKind::Resolved).then_some(now),
                 location: self.location.clone(),
                 last_result: Value::Null,
                 test: false,
-                vendor: text,
+                vendor: a.text,
             };
             for channel in &page.alert.channels {
                 obs.notifications.push((

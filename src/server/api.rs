@@ -184,3 +184,36 @@ pub async fn alerts(
         Err(e) => store_error(e),
     }
 }
+
+/// The newest recorded reading of each configured page, in config order (a page not read
+/// yet is listed with `reading: null`).
+pub async fn page_readings(
+    state: &ServerState,
+) -> Result<Vec<(String, Option<Value>)>, StoreError> {
+    let mut latest = state.reader.latest_page_readings().await?;
+    Ok(state
+        .status_pages
+        .iter()
+        .map(|p| {
+            let at = latest.iter().position(|(name, _)| **name == *p.name);
+            (p.name.to_string(), at.map(|i| latest.swap_remove(i).1))
+        })
+        .collect())
+}
+
+/// `GET /api/v1/status_pages`: what each vendor page said when it last changed (or at the
+/// hourly confirmation), as `check` prints it.
+pub async fn status_pages(State(state): State<Arc<ServerState>>) -> Response {
+    let now = (state.clock)();
+    match page_readings(&state).await {
+        Ok(list) => Json(json!({
+            "generated_at": rfc3339(&now),
+            "status_pages": list.into_iter().map(|(page, reading)| json!({
+                "page": page,
+                "reading": reading,
+            })).collect::<Vec<_>>(),
+        }))
+        .into_response(),
+        Err(e) => store_error(e),
+    }
+}

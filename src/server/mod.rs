@@ -45,6 +45,8 @@ pub struct ServerState {
     pub metrics: Metrics,
     /// Configured targets, in config order.
     pub targets: Vec<Arc<Target>>,
+    /// Configured status pages, in config order.
+    pub status_pages: Vec<Arc<crate::config::StatusPage>>,
     /// Scheduler liveness.
     pub heartbeat: Heartbeat,
     /// Whether the result writer is succeeding.
@@ -82,6 +84,7 @@ pub fn router(state: Arc<ServerState>) -> Router {
         .route("/api/v1/targets/{name}/results", get(api::results))
         .route("/api/v1/targets/{name}/uptime", get(api::uptime))
         .route("/api/v1/alerts", get(api::alerts))
+        .route("/api/v1/status_pages", get(api::status_pages))
         .layer(middleware::from_fn_with_state(state.clone(), require_token));
     let metrics = Router::new().route("/metrics", get(metrics));
     let metrics = if state.protect_metrics {

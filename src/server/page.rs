@@ -35,12 +35,23 @@ pub async fn index(State(state): State<Arc<ServerState>>) -> Response {
             }
         }
     }
+    // A store that cannot list readings still shows the targets.
+    let pages = super::api::page_readings(&state).await.unwrap_or_else(|e| {
+        tracing::warn!("status page: vendor readings: {e}");
+        Vec::new()
+    });
+    let mut html = render(&state.location, &data, now);
+    if !pages.is_empty() {
+        if let Some(at) = html.find("</main>") {
+            html.insert_str(at, &vendor_section(&pages));
+        }
+    }
     (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (header::CACHE_CONTROL, "no-store"),
         ],
-        render(&state.location, &data, now),
+        html,
     )
         .into_response()
 }
@@ -91,6 +102,10 @@ svg{display:block;width:100%}
 .legend{font-size:12px;color:var(--muted)}
 .legend i{display:inline-block;width:18px;height:3px;vertical-align:middle;margin:0 4px 0 10px}.legend i:first-child{margin-left:0}
 .nodata{font-size:13px;color:var(--muted);margin:4px 0 0}
+.vendor{font-size:14px;margin:8px 0;overflow-wrap:anywhere}
+.page-row{display:flex;justify-content:space-between;align-items:center;gap:8px;padding:8px 0;border-top:1px solid var(--line)}
+.page-row:first-of-type{border-top:0}
+.badge.maintenance{background:#4c6ef5}.badge.unknown{background:var(--muted)}.badge.partial_outage{background:var(--partial)}.badge.major_outage{background:var(--down)}.badge.operational{background:var(--up)}
 .incident{font-size:13px;color:var(--muted);margin:12px 0 0;overflow-wrap:anywhere}
 footer{color:var(--muted);font-size:12px;padding-bottom:32px}
 footer a{color:inherit}
@@ -296,6 +311,14 @@ fn target_section(t: &Target, d: &Overview, now: DateTime<Utc>) -> String {
         }
         s.push_str("</ul>");
     }
+    if let Some(text) = r
+        .last_result
+        .as_ref()
+        .and_then(|v| v.pointer("/vendor/text"))
+        .and_then(|t| t.as_str())
+    {
+        let _ = write!(s, r#"<p class="vendor">Vendor: {}</p>"#, esc(text));
+    }
     for a in &r.open_alerts {
         let started = a.started_at.map(when).unwrap_or_default();
         let _ = write!(
@@ -395,6 +418,80 @@ fn target_section(t: &Target, d: &Overview, now: DateTime<Utc>) -> String {
 }
 
 /// The whole page.
+/// "What the vendors say": each page's overall level, open incidents with links, and why a
+/// page is unreadable.
+fn vendor_section(pages: &[(String, Option<serde_json::Value>)]) -> String {
+    let mut s = String::from(
+        r#"<section class="target" id="vendors"><div class="head"><h2>What the vendors say</h2></div>"#,
+    );
+    for (name, reading) in pages {
+        let get = |k: &str| {
+            reading
+                .as_ref()
+                .and_then(|r| r.get(k))
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string()
+        };
+        let overall = if reading.is_some() {
+            get("overall")
+        } else {
+            "unknown".into()
+        };
+        // The badge class is one of our own words, never the vendor's text.
+        let class = match overall.as_str() {
+            "operational" | "maintenance" | "degraded" | "partial_outage" | "major_outage" => {
+                overall.as_str()
+            }
+            _ => "unknown",
+        };
+        let label = match (reading.is_some(), get("reason")) {
+            (false, _) => "not read yet".to_string(),
+            (true, r) if !r.is_empty() => format!("unknown ({r})"),
+            _ => overall.replace('_', " "),
+        };
+        let _ = write!(
+            s,
+            r#"<div class="page-row"><div><b>{}</b> <span class="url">{}</span></div><span class="badge {class}">{}</span></div>"#,
+            esc(name),
+            esc(&get("url")),
+            esc(&label)
+        );
+        let incidents = reading
+            .as_ref()
+            .and_then(|r| r.get("incidents"))
+            .and_then(|i| i.as_array())
+            .cloned()
+            .unwrap_or_default();
+        for i in incidents.iter().take(10) {
+            let text = |k: &str| i.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+            let title = esc(&text("title"));
+            let title = match i.get("url").and_then(|u| u.as_str()) {
+                Some(u) if u.starts_with("https://") || u.starts_with("http://") => {
+                    format!(r#"<a href="{}" rel="noreferrer">{title}</a>"#, esc(u))
+                }
+                _ => title,
+            };
+            let _ = write!(
+                s,
+                r#"<p class="incident">{title} · {} · impact {}{}</p>"#,
+                esc(&text("status")),
+                esc(&text("impact").replace('_', " ")),
+                match text("started_at") {
+                    t if t.is_empty() => String::new(),
+                    t => format!(" · since {}", esc(&t)),
+                }
+            );
+        }
+        let detail = get("detail");
+        if !detail.is_empty() {
+            let _ = write!(s, r#"<p class="nodata">{}</p>"#, esc(&detail));
+        }
+    }
+    s.push_str("</section>");
+    s
+}
+
 pub fn render(location: &str, data: &[(Arc<Target>, Overview)], now: DateTime<Utc>) -> String {
     let count = |h: Option<Health>| data.iter().filter(|(_, d)| d.report.health == h).count();
     let (down, degraded, none) = (

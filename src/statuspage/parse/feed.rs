@@ -158,10 +158,11 @@ fn read_entries(text: &str) -> Result<(Option<DateTime<Utc>>, Vec<Entry>), Parse
                     }
                     (Some(e), "id" | "guid") => e.id = value.trim().to_string(),
                     (Some(e), "title") => e.title = plain_text(&value, 300),
-                    (Some(e), "content" | "description" | "summary" | "encoded") => {
-                        if value.len() > e.content.len() {
-                            e.content = value;
-                        }
+                    // The longest of content / summary / description holds the trail.
+                    (Some(e), "content" | "description" | "summary" | "encoded")
+                        if value.len() > e.content.len() =>
+                    {
+                        e.content = value
                     }
                     (Some(e), "updated" | "lastbuilddate" | "modified") => {
                         e.updated = parse_time(&value)

@@ -203,8 +203,7 @@ fn statuspage_layout(html: &str) -> Option<Snapshot> {
     let mut snap = Snapshot::new(Platform::Statuspage);
     let mut found = false;
     let mut next_is_group = false;
-    let mut tags_iter = tags(html, 0).peekable();
-    while let Some(tag) = tags_iter.next() {
+    for tag in tags(html, 0) {
         if tag.has_class("page-status") {
             if let Some(word) = tag.class_with_prefix("status-") {
                 snap.indicator = Some(statuspage_impact(Some(word.to_string())));
