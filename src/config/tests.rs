@@ -402,3 +402,53 @@ severity_overrides = { too_slow = "critical", tls_expiring = "none" }
     }
     assert!(!format!("{c:?}").contains("tok-secret"));
 }
+
+#[test]
+fn status_pages_get_defaults_and_targets_link_them() {
+    let c = parse_str(
+        "[[status_page]]\nname = \"vendor\"\nurl = \"https://status.example.com\"\n\n[[target]]\nname = \"api\"\nurl = \"https://api.example.com/v1\"\nstatus_page = \"vendor\"\n",
+        &[],
+    )
+    .unwrap();
+    let p = &c.status_pages[0];
+    assert_eq!(p.host, "status.example.com");
+    assert_eq!(p.interval, Duration::from_secs(60));
+    assert_eq!(p.timeout, Duration::from_secs(15));
+    assert_eq!(p.stale_after, Duration::from_secs(6 * 3600));
+    assert_eq!(p.max_body_size, 2 * 1024 * 1024);
+    assert_eq!(p.format, crate::statuspage::Format::Auto);
+    assert_eq!(c.targets[0].status_page.as_deref(), Some("vendor"));
+    assert_eq!(c.alert_names().len(), 2);
+}
+
+#[test]
+fn status_page_errors_name_line_and_key() {
+    let errs = errors(
+        "[[status_page]]\nname = \"vendor\"\nurl = \"ftp://status.example.com\"\nformat = \"atlassian\"\ntimeout = \"2m\"\n\n[[target]]\nname = \"api\"\nurl = \"https://api.example.com/v1\"\nstatus_page = \"vendr\"\n",
+    );
+    assert_eq!(errs.len(), 4, "{errs:?}");
+    assert!(
+        errs[0].starts_with("monitor.toml:3:7: status_page \"vendor\": url: scheme \"ftp\""),
+        "{errs:?}"
+    );
+    assert!(errs[1].starts_with("monitor.toml:4:10: status_page \"vendor\": format: \"atlassian\" is not one of auto | statuspage"), "{errs:?}");
+    assert!(
+        errs[2].starts_with(
+            "monitor.toml:5:11: status_page \"vendor\": timeout: must not be longer than interval"
+        ),
+        "{errs:?}"
+    );
+    assert_eq!(errs[3], "monitor.toml:10:15: target \"api\": status_page: no status page named \"vendr\" (did you mean \"vendor\"?)");
+    let errs = errors(
+        "[[status_page]]\nname = \"api\"\nurl = \"https://status.example.com\"\ntimeout = \"2m\"\n\n[[target]]\nname = \"api\"\nurl = \"https://api.example.com/v1\"\n",
+    );
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    assert!(
+        errs[0].contains("timeout: must not be longer than interval"),
+        "{errs:?}"
+    );
+    assert!(
+        errs[1].contains("name \"api\" is also a status_page name"),
+        "{errs:?}"
+    );
+}

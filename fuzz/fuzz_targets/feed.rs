@@ -1,0 +1,9 @@
+//! Atom / RSS feeds.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(s) = upwatch::statuspage::parse::feed::parse(data) {
+        let _ = s.overall(false);
+    }
+});
