@@ -42,6 +42,8 @@ struct Endpoint {
 #[derive(Debug)]
 enum Miss {
     Blocked(String),
+    /// No HTTP answer at all (DNS, connect, TLS, timeout): the host, not the path.
+    NoAnswer(String),
     Unreachable(String),
     Unrecognised(String),
 }
@@ -49,7 +51,9 @@ enum Miss {
 impl Miss {
     fn text(&self) -> &str {
         match self {
-            Miss::Blocked(t) | Miss::Unreachable(t) | Miss::Unrecognised(t) => t,
+            Miss::Blocked(t) | Miss::NoAnswer(t) | Miss::Unreachable(t) | Miss::Unrecognised(t) => {
+                t
+            }
         }
     }
 }
@@ -176,10 +180,11 @@ impl Poller {
                     return Ok((ep.url.to_string(), s));
                 }
                 Err(miss) => {
-                    // A challenge on one path is a challenge on all: stop asking.
-                    let blocked = matches!(miss, Miss::Blocked(_));
+                    // A challenge on one path is a challenge on all, and a host that does
+                    // not answer at all will not answer another path: stop asking.
+                    let stop = matches!(miss, Miss::Blocked(_) | Miss::NoAnswer(_));
                     misses.push((ep.url, miss));
-                    if blocked {
+                    if stop {
                         break;
                     }
                 }
@@ -335,7 +340,7 @@ impl Poller {
             .timeout(self.page.timeout)
             .send()
             .await
-            .map_err(|e| Miss::Unreachable(crate::error_chain(&e).replace(url.as_str(), "")))?;
+            .map_err(|e| Miss::NoAnswer(crate::error_chain(&e.without_url())))?;
         let status = resp.status().as_u16();
         let header = |name: &str| {
             resp.headers()
@@ -398,6 +403,7 @@ fn unreadable(misses: &[(Url, Miss)]) -> Unreadable {
     {
         UnreadableReason::Unrecognised
     } else {
+        // NoAnswer and Unreachable.
         UnreadableReason::Unreachable
     };
     let detail = misses
