@@ -121,7 +121,7 @@ status_page = "openai-status"
     let text = claude["vendor"].as_str().unwrap();
     assert_eq!(
         text,
-        "127.0.0.1 reports partial outage: Elevated errors on platform.claude.com (monitoring since 13:25 UTC)"
+        "127.0.0.1 reports partial outage: Elevated errors on platform.claude.com (monitoring since 2026-10-07 13:25 UTC)"
     );
     assert_eq!(claude["last_result"]["vendor"]["overall"], "partial_outage");
     assert_eq!(

@@ -149,9 +149,17 @@ impl Reading {
                 let mut t = format!("{} reports {}", self.host, self.overall.words());
                 if let Some(i) = incident {
                     t.push_str(&format!(": {}", i.title));
+                    // The date only when it is not the day of the reading.
                     let since = i
                         .started_at
-                        .map(|s| format!(" since {} UTC", s.format("%H:%M")))
+                        .map(|s| {
+                            let f = if s.date_naive() == self.checked_at.date_naive() {
+                                "%H:%M"
+                            } else {
+                                "%Y-%m-%d %H:%M"
+                            };
+                            format!(" since {} UTC", s.format(f))
+                        })
                         .unwrap_or_default();
                     t.push_str(&format!(" ({}{since})", i.status.as_str()));
                 }
@@ -206,4 +214,68 @@ pub struct VendorWord {
 fn level_from_str<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Level, D::Error> {
     let s = String::deserialize(d)?;
     Ok(Level::from_word(&s).unwrap_or(Level::Unknown))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::statuspage::{IncidentStatus, Platform};
+
+    fn reading(snap: Result<Snapshot, Unreadable>, at: &str) -> Reading {
+        let overall = snap
+            .as_ref()
+            .map(|s| s.overall(false))
+            .unwrap_or(Level::Unknown);
+        Reading {
+            page: Arc::from("mistral-status"),
+            url: "https://status.mistral.ai/".into(),
+            host: "status.mistral.ai".into(),
+            checked_at: at.parse().unwrap(),
+            duration: Duration::ZERO,
+            endpoint: None,
+            outcome: snap,
+            overall,
+            stale: false,
+        }
+    }
+
+    #[test]
+    fn the_three_sentences() {
+        let mut s = Snapshot::new(Platform::Rootly);
+        s.incidents.push(Incident {
+            id: "1".into(),
+            title: "Elevated error rates on Chat Completions".into(),
+            status: IncidentStatus::Investigating,
+            raw_status: None,
+            impact: Level::PartialOutage,
+            started_at: Some("2026-11-23T10:02:00Z".parse().unwrap()),
+            updated_at: None,
+            last_update: None,
+            url: Some("https://status.mistral.ai/incidents/1".into()),
+        });
+        let w = reading(Ok(s), "2026-11-23T10:30:00Z").vendor_word();
+        assert_eq!(w.text, "status.mistral.ai reports partial outage: Elevated error rates on Chat Completions (investigating since 10:02 UTC)");
+        assert_eq!(
+            w.incident_url.as_deref(),
+            Some("https://status.mistral.ai/incidents/1")
+        );
+
+        let green = reading(Ok(Snapshot::new(Platform::Rootly)), "2026-11-23T10:30:00Z");
+        assert_eq!(
+            green.vendor_word().text,
+            "status.mistral.ai reports operational: likely our key, network or an unannounced incident"
+        );
+        let blocked = reading(
+            Err(Unreadable {
+                reason: UnreadableReason::Blocked,
+                detail: "403: bot challenge".into(),
+            }),
+            "2026-11-23T10:30:00Z",
+        );
+        assert_eq!(
+            blocked.vendor_word().text,
+            "status page unreadable (blocked by a challenge)"
+        );
+        assert!(blocked.ok(), "unreadable is not an outage");
+    }
 }
