@@ -67,6 +67,25 @@ fn all_parsers(body: &[u8]) {
 }
 
 #[test]
+fn fuzz_regressions_stay_fixed() {
+    let dir = format!(
+        "{}/tests/fixtures/fuzz-regressions",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut n = 0;
+    for f in std::fs::read_dir(&dir).unwrap() {
+        let path = f.unwrap().path();
+        if path.extension().is_some_and(|e| e == "bin") {
+            all_parsers(&std::fs::read(&path).unwrap());
+            n += 1;
+        }
+    }
+    assert!(n >= 1);
+    // The shape of the first one: an entity cut inside a multi-byte character.
+    all_parsers("<p>&ééééééé;</p>".as_bytes());
+}
+
+#[test]
 fn named_bad_inputs_are_typed_errors() {
     assert_eq!(statuspage::parse(b""), Err(ParseError::Empty));
     assert_eq!(statuspage::parse(b"  \n"), Err(ParseError::Empty));
@@ -162,12 +181,16 @@ fn mutated_fixtures_never_panic() {
                     break;
                 }
                 let at = rng.usize(..m.len());
-                match rng.u8(..4) {
+                match rng.u8(..5) {
                     0 => m[at] = rng.u8(..),
                     1 => m.insert(at, *b"{}[]<>\"&;:,".get(rng.usize(..11)).unwrap()),
                     2 => {
                         let end = (at + rng.usize(..64)).min(m.len());
                         m.drain(at..end);
+                    }
+                    // A multi-byte character right after an entity start.
+                    3 => {
+                        m.splice(at..at, "&ééé".bytes());
                     }
                     _ => m.insert(at, 0xc3),
                 }

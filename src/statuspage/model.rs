@@ -385,7 +385,10 @@ pub fn decode_entities(s: &str) -> String {
     while let Some(i) = rest.find('&') {
         out.push_str(&rest[..i]);
         rest = &rest[i..];
-        let end = rest[..rest.len().min(12)].find(';');
+        // Bytes, not a str slice: 12 bytes may end inside a character (found by fuzzing).
+        let end = rest.as_bytes()[..rest.len().min(12)]
+            .iter()
+            .position(|&b| b == b';');
         let decoded = end.and_then(|e| {
             let name = &rest[1..e];
             let c = match name {
@@ -472,5 +475,6 @@ mod tests {
         );
         assert_eq!(plain_text("abcdef", 4), "abc…");
         assert_eq!(decode_entities("a &unknown; &#x41;"), "a &unknown; A");
+        assert_eq!(decode_entities("&ééééééé;"), "&ééééééé;");
     }
 }
