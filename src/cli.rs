@@ -473,20 +473,16 @@ pub async fn poll_pages(pages: &[Arc<config::StatusPage>]) -> Vec<Reading> {
                     let mut poller = crate::statuspage::Poller::new(page, http);
                     poller.poll(chrono::Utc::now()).await
                 }
-                Err(e) => Reading {
-                    page: page.name.clone(),
-                    url: page.url.to_string(),
-                    host: page.host.clone(),
-                    checked_at: chrono::Utc::now(),
-                    duration: std::time::Duration::ZERO,
-                    endpoint: None,
-                    outcome: Err(crate::statuspage::Unreadable {
+                Err(e) => Reading::unreadable(
+                    &page,
+                    chrono::Utc::now(),
+                    std::time::Duration::ZERO,
+                    None,
+                    crate::statuspage::Unreadable {
                         reason: crate::statuspage::UnreadableReason::Unreachable,
                         detail: format!("cannot build the HTTP client: {e}"),
-                    }),
-                    overall: crate::statuspage::Level::Unknown,
-                    stale: false,
-                },
+                    },
+                ),
             };
             (i, reading)
         });

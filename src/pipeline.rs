@@ -13,7 +13,7 @@ use crate::config::{StatusPage, Target};
 use crate::metrics::Metrics;
 use crate::notify::outbox::{Wakers, WallClock};
 use crate::probe::{Health, ProbeResult};
-use crate::statuspage::Reading;
+use crate::statuspage::{Reading, VendorWord};
 use crate::store::{AlertCommit, OutboxRow, ResultSink, Store};
 
 /// A stable page is recorded at least this often (and on every change).
@@ -33,8 +33,8 @@ pub struct Alerts {
 pub struct Pipeline {
     targets: HashMap<Arc<str>, Arc<Target>>,
     pages: HashMap<Arc<str>, Arc<StatusPage>>,
-    /// The latest reading of each page, for the vendor word of failing targets.
-    vendor: HashMap<Arc<str>, Reading>,
+    /// The word of each page's latest reading, for failing targets that link it.
+    vendor: HashMap<Arc<str>, VendorWord>,
     /// What was last recorded for each page (JSON without times) and when.
     recorded: HashMap<Arc<str>, (serde_json::Value, chrono::DateTime<chrono::Utc>)>,
     alerts: Option<Alerts>,
@@ -174,7 +174,7 @@ impl Pipeline {
             let obs = alerts.engine.observe_page(cfg, &reading, now);
             self.queue(&page, obs, now).await;
         }
-        self.vendor.insert(page, reading);
+        self.vendor.insert(page, reading.vendor_word());
     }
 
     /// Logs, counts and records one result, and steps its alerts. A result that is not up
@@ -187,9 +187,9 @@ impl Pipeline {
             .and_then(|t| t.status_page.as_ref())
             .and_then(|p| self.vendor.get(p))
         {
-            Some(reading) if r.health != Health::Up => {
+            Some(word) if r.health != Health::Up => {
                 let mut copy = r.clone();
-                copy.vendor = Some(reading.vendor_word());
+                copy.vendor = Some(word.clone());
                 with_vendor = copy;
                 &with_vendor
             }

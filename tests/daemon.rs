@@ -5,40 +5,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
-use tokio::process::{Child, Command};
-
-fn spawn_daemon(config: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_upwatch"))
-        .env_remove("STATE_DIRECTORY")
-        .env_remove("CREDENTIALS_DIRECTORY")
-        .env("UPWATCH_LOG", "info")
-        .arg("--config")
-        .arg(config)
-        .arg("run")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap()
-}
-
-async fn stop(mut child: Child) -> i32 {
-    let pid = child.id().unwrap().to_string();
-    Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
-        .await
-        .expect("daemon stops within its grace period")
-        .unwrap();
-    status.code().unwrap_or(-1)
-}
 
 fn write(dir: &Path, text: &str) -> PathBuf {
     let p = dir.join("monitor.toml");
@@ -176,7 +145,7 @@ timeout = "200ms"
 
     // Healthy again for a while: nothing more.
     tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(stop(daemon).await, 0);
+    assert_eq!(stop_daemon(daemon).await, 0);
     assert_eq!(
         chat.requests().len(),
         2,
@@ -282,7 +251,7 @@ timeout = "200ms"
     assert_eq!(got[0].json()["status"], "firing");
     // Keep running: the target is still down, the alert is still firing, nothing repeats.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(stop(daemon).await, 0);
+    assert_eq!(stop_daemon(daemon).await, 0);
     assert_eq!(
         rx.requests().len(),
         1,

@@ -5,40 +5,10 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
 use serde_json::Value;
-use tokio::process::{Child, Command};
-
-fn spawn_daemon(config: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_upwatch"))
-        .env_remove("STATE_DIRECTORY")
-        .env_remove("CREDENTIALS_DIRECTORY")
-        .arg("--config")
-        .arg(config)
-        .arg("run")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap()
-}
-
-async fn stop(mut child: Child) {
-    let pid = child.id().unwrap().to_string();
-    Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .unwrap();
-    tokio::time::timeout(Duration::from_secs(20), child.wait())
-        .await
-        .expect("daemon stops")
-        .unwrap();
-}
 
 #[tokio::test]
 async fn failing_targets_carry_the_vendor_word_and_incidents_are_announced_once() {
@@ -155,13 +125,13 @@ status_page = "openai-status"
         .contains("Elevated errors on platform.claude.com (impact partial outage, monitoring)"));
     // Nothing about the green page itself.
     assert!(find(&|b| b["target"] == "openai-status").is_none());
-    stop(daemon).await;
+    stop_daemon(daemon).await;
 
     // A restart: the incident is still open, and is not announced again.
     let before = hook.requests().len();
     let daemon = spawn_daemon(&cfg);
     tokio::time::sleep(Duration::from_secs(3)).await;
-    stop(daemon).await;
+    stop_daemon(daemon).await;
     let after: Vec<Value> = hook.requests()[before..]
         .iter()
         .map(Received::json)
@@ -181,7 +151,7 @@ status_page = "openai-status"
     let before = hook.requests().len();
     let daemon = spawn_daemon(&cfg);
     let got = hook.wait_for(before + 1, Duration::from_secs(20)).await;
-    stop(daemon).await;
+    stop_daemon(daemon).await;
     let resolved: Vec<Value> = got[before..]
         .iter()
         .map(Received::json)

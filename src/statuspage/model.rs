@@ -68,13 +68,7 @@ impl Level {
     /// The level of a word from any platform (`degraded_performance`, `HASISSUES`,
     /// `full_outage`, `under_maintenance`, ...); `None` for words this scale has no place for.
     pub fn from_word(word: &str) -> Option<Level> {
-        let w: String = word
-            .trim()
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .map(|c| c.to_ascii_lowercase())
-            .collect();
-        Some(match w.as_str() {
+        Some(match squash(word).as_str() {
             "operational" | "none" | "up" | "ok" | "allsystemsoperational" => Level::Operational,
             "maintenance" | "undermaintenance" | "inmaintenance" | "undermaintainance" => {
                 Level::Maintenance
@@ -93,6 +87,15 @@ impl Level {
             _ => return None,
         })
     }
+}
+
+/// A vendor word reduced to lower-case letters and digits, so `HAS_ISSUES`, `hasissues`
+/// and `Has Issues` compare equal.
+fn squash(word: &str) -> String {
+    word.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
 }
 
 /// A component (service) as the vendor lists it.
@@ -145,13 +148,7 @@ impl IncidentStatus {
 
     /// The status of a word from any platform; `None` when it is not a status word.
     pub fn from_word(word: &str) -> Option<IncidentStatus> {
-        let w: String = word
-            .trim()
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .map(|c| c.to_ascii_lowercase())
-            .collect();
-        Some(match w.as_str() {
+        Some(match squash(word).as_str() {
             "investigating" | "intriage" | "started" | "open" | "new" => {
                 IncidentStatus::Investigating
             }

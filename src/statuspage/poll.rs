@@ -125,31 +125,23 @@ impl Poller {
                 },
             )),
         };
-        let (endpoint, outcome) = match outcome {
-            Ok((ep, mut snap)) => {
-                snap.retain_components(&self.page.components);
-                (Some(ep), Ok(snap))
+        let (endpoint, mut snap) = match outcome {
+            Ok(found) => found,
+            Err((ep, why)) => {
+                return Reading::unreadable(&self.page, now, started.elapsed(), ep, why);
             }
-            Err((ep, u)) => (ep, Err(u)),
         };
-        let overall = match &outcome {
-            Ok(s) => s.overall(!self.page.components.is_empty()),
-            Err(_) => super::Level::Unknown,
-        };
-        let stale = match &outcome {
-            Ok(s) => is_stale(s, now, self.page.stale_after),
-            Err(_) => false,
-        };
+        snap.retain_components(&self.page.components);
         Reading {
             page: self.page.name.clone(),
             url: self.page.url.to_string(),
             host: self.page.host.clone(),
             checked_at: now,
             duration: started.elapsed(),
-            endpoint,
-            outcome,
-            overall,
-            stale,
+            endpoint: Some(endpoint),
+            overall: snap.overall(!self.page.components.is_empty()),
+            stale: is_stale(&snap, now, self.page.stale_after),
+            outcome: Ok(snap),
         }
     }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::model::{rfc3339, Incident, Level, Snapshot};
@@ -74,6 +74,27 @@ pub struct Reading {
 }
 
 impl Reading {
+    /// A reading of `page` that could not be read at all.
+    pub fn unreadable(
+        page: &crate::config::StatusPage,
+        checked_at: DateTime<Utc>,
+        duration: Duration,
+        endpoint: Option<String>,
+        why: Unreadable,
+    ) -> Reading {
+        Reading {
+            page: page.name.clone(),
+            url: page.url.to_string(),
+            host: page.host.clone(),
+            checked_at,
+            duration,
+            endpoint,
+            outcome: Err(why),
+            overall: Level::Unknown,
+            stale: false,
+        }
+    }
+
     /// Whether the vendor admits to nothing worse than maintenance (an unreadable page is
     /// not an outage; its `reason` says why it is unknown).
     pub fn ok(&self) -> bool {
@@ -191,12 +212,11 @@ impl Reading {
 }
 
 /// The vendor's current word, attached to a failing target's result and alerts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VendorWord {
     /// `[[status_page]]` name.
     pub page: String,
     /// The page's overall level.
-    #[serde(deserialize_with = "level_from_str")]
     pub overall: Level,
     /// The headline incident's title.
     pub incident_title: Option<String>,
@@ -209,11 +229,6 @@ pub struct VendorWord {
     pub text: String,
     /// When the page was read.
     pub checked_at: DateTime<Utc>,
-}
-
-fn level_from_str<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Level, D::Error> {
-    let s = String::deserialize(d)?;
-    Ok(Level::from_word(&s).unwrap_or(Level::Unknown))
 }
 
 #[cfg(test)]

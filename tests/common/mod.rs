@@ -700,3 +700,34 @@ pub fn status_fixture(path: &str) -> Bytes {
     );
     Bytes::from(std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}")))
 }
+
+/// Starts `upwatch --config CONFIG run` as a child process (killed if the test drops it).
+pub fn spawn_daemon(config: &Path) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_upwatch"))
+        .env_remove("STATE_DIRECTORY")
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .env("UPWATCH_LOG", "info")
+        .arg("--config")
+        .arg(config)
+        .arg("run")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
+/// Sends SIGTERM and waits (up to 20 s) for the daemon to exit; returns its exit code.
+pub async fn stop_daemon(mut child: tokio::process::Child) -> i32 {
+    let pid = child.id().unwrap().to_string();
+    tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("daemon stops within its grace period")
+        .unwrap();
+    status.code().unwrap_or(-1)
+}
