@@ -8,6 +8,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand, ValueEnum};
 use tokio::task::JoinSet;
 
+use crate::correlate::Others;
 use crate::config::{self, Config, LogFormat};
 use crate::probe::result::ms;
 use crate::probe::tls::TlsConfigs;
@@ -434,6 +435,22 @@ async fn check(path: &Path, names: &[String], format: Format) -> u8 {
             r.vendor = Some(reading.vendor_word());
         }
     }
+    // Which side each failure is most likely on, against the other results of this run.
+    let sides: Vec<_> = results
+        .iter()
+        .map(|r| {
+            let others = Others::tally(
+                results
+                    .iter()
+                    .filter(|o| o.target != r.target)
+                    .map(|o| (o.health, o.error_class)),
+            );
+            Some(crate::correlate::side(r.error_class?, r.vendor.as_ref(), others))
+        })
+        .collect();
+    for (r, side) in results.iter_mut().zip(sides) {
+        r.side = side;
+    }
     match format {
         Format::Json => {
             for r in &results {
@@ -633,6 +650,25 @@ pub fn table(results: &[ProbeResult]) -> String {
     // Under the table: what the vendor says, what each failure class means, and what to
     // quote to support.
     for r in results {
+        if let Some(c) = &r.chat {
+            let ttft = c.ttft.map_or("none".to_string(), |d| format!("{:.1} ms", ms(d)));
+            out.push_str(&format!(
+                "\n{}: time to first token {ttft}; stream: {} events, {}",
+                r.target,
+                c.stream.events,
+                if c.stream.done {
+                    "[DONE]".to_string()
+                } else {
+                    format!(
+                        "finish_reason {}",
+                        c.stream.finish_reason.as_deref().unwrap_or("none")
+                    )
+                }
+            ));
+        }
+        if let Some(m) = &r.models {
+            out.push_str(&format!("\n{}: catalog lists {} models", r.target, m.len()));
+        }
         if let Some(v) = &r.vendor {
             out.push_str(&format!("\n{}: vendor: {}", r.target, v.text));
         }
@@ -645,6 +681,9 @@ pub fn table(results: &[ProbeResult]) -> String {
             class.as_str(),
             class.remedy()
         ));
+        if let Some(side) = &r.side {
+            out.push_str(&format!("\n  most likely: {}", side.text()));
+        }
         if let Some(resp) = &r.response {
             if let Some(e) = resp
                 .provider_error

@@ -9,6 +9,7 @@ pub mod alert;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod correlate;
 pub mod metrics;
 pub mod notify;
 pub mod pipeline;

@@ -51,6 +51,12 @@ struct KindL {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LimitL {
+    target: String,
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct SeverityL {
     target: String,
     severity: &'static str,
@@ -98,6 +104,11 @@ struct Inner {
     page_overall: Family<PageL, Gauge>,
     page_incidents: Family<PageL, Gauge>,
     page_last: Family<PageL, FGauge>,
+    ratelimit_remaining: Family<LimitL, FGauge>,
+    ratelimit_limit: Family<LimitL, FGauge>,
+    ratelimit_reset: Family<LimitL, FGauge>,
+    ttft: Family<TargetL, FGauge>,
+    catalog_models: Family<TargetL, Gauge>,
 }
 
 /// Outcome of one delivery attempt, as counted in `upwatch_notifications_total`.
@@ -152,7 +163,7 @@ impl Metrics {
         let duration: HistogramFamily<PhaseL> = Family::new_with_constructor(duration_histogram);
         registry.register(
             "upwatch_probe_duration_seconds",
-            "Probe time by phase (dns, connect, tls, ttfb, transfer) and in total",
+            "Probe time by phase (dns, connect, tls, ttfb, transfer), in total, and time to first token (ttft) for chat probes",
             duration.clone(),
         );
         let last_duration = Family::<TargetL, FGauge>::default();
@@ -250,7 +261,42 @@ impl Metrics {
             "Unix time of the last poll of a vendor status page",
             page_last.clone(),
         );
+        let ratelimit_remaining = Family::<LimitL, FGauge>::default();
+        registry.register(
+            "upwatch_ratelimit_remaining",
+            "What the provider says is left of a rate-limit window (kind: requests, tokens, default, ...), as of the last response that carried it",
+            ratelimit_remaining.clone(),
+        );
+        let ratelimit_limit = Family::<LimitL, FGauge>::default();
+        registry.register(
+            "upwatch_ratelimit_limit",
+            "The allowance of a rate-limit window, as of the last response that carried it",
+            ratelimit_limit.clone(),
+        );
+        let ratelimit_reset = Family::<LimitL, FGauge>::default();
+        registry.register(
+            "upwatch_ratelimit_reset_timestamp_seconds",
+            "When a rate-limit window refills, unix seconds",
+            ratelimit_reset.clone(),
+        );
+        let ttft = Family::<TargetL, FGauge>::default();
+        registry.register(
+            "upwatch_probe_ttft_seconds",
+            "Time to first token of the last chat probe that streamed content",
+            ttft.clone(),
+        );
+        let catalog_models = Family::<TargetL, Gauge>::default();
+        registry.register(
+            "upwatch_catalog_models",
+            "Models the last catalog probe listed",
+            catalog_models.clone(),
+        );
         Metrics(Arc::new(Inner {
+            ratelimit_remaining,
+            ratelimit_limit,
+            ratelimit_reset,
+            ttft,
+            catalog_models,
             page_overall,
             page_incidents,
             page_last,
@@ -332,6 +378,7 @@ impl Metrics {
             ("ttfb", r.phases.ttfb),
             ("transfer", r.phases.transfer),
             ("total", Some(r.total)),
+            ("ttft", r.chat.as_ref().and_then(|c| c.ttft)),
         ];
         for (phase, d) in phases {
             if let Some(d) = d {
@@ -349,6 +396,29 @@ impl Metrics {
                 health: r.health.as_str(),
             })
             .inc();
+        if let Some(ttft) = r.chat.as_ref().and_then(|c| c.ttft) {
+            m.ttft.get_or_create(&t).set(ttft.as_secs_f64());
+        }
+        if let Some(models) = &r.models {
+            m.catalog_models.get_or_create(&t).set(models.len() as i64);
+        }
+        for l in r.response.iter().flat_map(|resp| &resp.ratelimit.limits) {
+            let label = LimitL {
+                target: t.target.clone(),
+                kind: l.kind.clone(),
+            };
+            if let Some(v) = l.remaining {
+                m.ratelimit_remaining.get_or_create(&label).set(v);
+            }
+            if let Some(v) = l.limit {
+                m.ratelimit_limit.get_or_create(&label).set(v);
+            }
+            if let Some(at) = l.reset_at {
+                m.ratelimit_reset
+                    .get_or_create(&label)
+                    .set(at.timestamp_millis() as f64 / 1000.0);
+            }
+        }
         for f in &r.failures {
             m.failures
                 .get_or_create(&KindL {

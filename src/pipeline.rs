@@ -12,6 +12,7 @@ use crate::alert::engine::{Engine, Observation};
 use crate::config::{StatusPage, Target};
 use crate::metrics::Metrics;
 use crate::notify::outbox::{Wakers, WallClock};
+use crate::correlate::Others;
 use crate::probe::{Health, ProbeResult};
 use crate::statuspage::{Reading, VendorWord};
 use crate::store::{AlertCommit, OutboxRow, ResultSink, Store};
@@ -37,6 +38,8 @@ pub struct Pipeline {
     vendor: HashMap<Arc<str>, VendorWord>,
     /// What was last recorded for each page (JSON without times) and when.
     recorded: HashMap<Arc<str>, (serde_json::Value, chrono::DateTime<chrono::Utc>)>,
+    /// Each target's latest health and error class.
+    latest: HashMap<Arc<str>, (Health, Option<crate::probe::provider::ErrorClass>)>,
     alerts: Option<Alerts>,
     results: Option<ResultSink>,
     metrics: Option<Metrics>,
@@ -56,6 +59,7 @@ impl Pipeline {
             pages: HashMap::new(),
             vendor: HashMap::new(),
             recorded: HashMap::new(),
+            latest: HashMap::new(),
             alerts,
             results: None,
             metrics: None,
@@ -180,20 +184,30 @@ impl Pipeline {
     /// Logs, counts and records one result, and steps its alerts. A result that is not up
     /// carries the word of the target's status page, when it links one.
     pub async fn handle(&mut self, r: &ProbeResult) {
-        let with_vendor;
-        let r = match self
-            .targets
-            .get(&r.target)
-            .and_then(|t| t.status_page.as_ref())
-            .and_then(|p| self.vendor.get(p))
-        {
-            Some(word) if r.health != Health::Up => {
-                let mut copy = r.clone();
-                copy.vendor = Some(word.clone());
-                with_vendor = copy;
-                &with_vendor
-            }
-            _ => r,
+        self.latest
+            .insert(r.target.clone(), (r.health, r.error_class));
+        let explained;
+        let r = if r.health != Health::Up {
+            let word = self
+                .targets
+                .get(&r.target)
+                .and_then(|t| t.status_page.as_ref())
+                .and_then(|p| self.vendor.get(p));
+            let others = Others::tally(
+                self.latest
+                    .iter()
+                    .filter(|(name, _)| *name != &r.target)
+                    .map(|(_, latest)| *latest),
+            );
+            let mut copy = r.clone();
+            copy.vendor = word.cloned();
+            copy.side = r
+                .error_class
+                .map(|c| crate::correlate::side(c, word, others));
+            explained = copy;
+            &explained
+        } else {
+            r
         };
         log_result(r);
         if let Some(m) = &self.metrics {

@@ -364,6 +364,9 @@ fn result(failing: bool, at: DateTime<Utc>) -> ProbeResult {
         reused_connection: false,
         error_class: None,
         vendor: None,
+        side: None,
+        models: None,
+        chat: None,
     }
 }
 

@@ -9,6 +9,7 @@ mod alerting;
 mod env;
 mod error;
 mod fields;
+mod llm;
 mod pages;
 mod raw;
 
@@ -33,12 +34,14 @@ pub use alerting::{
 };
 pub use env::{expand, ExpandError, Expanded};
 pub use error::{ConfigError, Diagnostic};
+pub use llm::{chat_body, LlmOptions, ProbeKind, RateLimitGroup, CHAT_INTERVAL, CHAT_PROMPT};
 pub use pages::StatusPage;
 
 use crate::schedule::ScheduleSpec;
 use crate::secret::Redactor;
 use error::{suggest, Diagnostics};
 use fields::fields_of;
+use llm::RawRateLimitGroup;
 use raw::{
     RawAlerting, RawChannel, RawDaemon, RawDefaults, RawMaintenance, RawStatusPage, RawStore,
     RawTarget, S,
@@ -54,6 +57,7 @@ const TOP_KEYS: &[&str] = &[
     "maintenance",
     "store",
     "status_page",
+    "rate_limit_group",
 ];
 
 /// A validated configuration.
@@ -75,6 +79,9 @@ pub struct Config {
     pub status_pages: Vec<Arc<StatusPage>>,
     /// `[store]`.
     pub store: StoreSettings,
+    /// `[rate_limit_group.NAME]`, plus a default group for each name a target uses
+    /// without defining it.
+    pub rate_limit_groups: BTreeMap<Arc<str>, RateLimitGroup>,
     /// Valid but questionable settings, logged at start (e.g. `tls_insecure`).
     pub warnings: Vec<String>,
 }
@@ -205,6 +212,10 @@ pub struct Target {
     pub alert: crate::alert::AlertPolicy,
     /// The `[[status_page]]` whose word explains this target's failures.
     pub status_page: Option<Arc<str>>,
+    /// Plain HTTP or a streaming chat completion.
+    pub kind: ProbeKind,
+    /// Rate limits, request ids, model catalog and time-to-first-token settings.
+    pub llm: LlmOptions,
     /// Line of the `[[target]]` header, for messages that refer back to the config.
     pub line: usize,
 }
@@ -226,6 +237,8 @@ impl fmt::Debug for Target {
             .field("ip_version", &self.ip_version)
             .field("reuse_connection", &self.reuse_connection)
             .field("retries", &self.retries)
+            .field("kind", &self.kind)
+            .field("llm", &self.llm)
             .field("alert", &self.alert)
             .finish_non_exhaustive()
     }
@@ -313,6 +326,7 @@ pub fn parse(path: &Path, text: &str, env: &Env) -> Result<Config, ConfigError> 
     let mut channels: Vec<(RawChannel, Range<usize>, String)> = Vec::new();
     let mut windows: Vec<(RawMaintenance, Range<usize>, String)> = Vec::new();
     let mut raw_pages: Vec<(RawStatusPage, Range<usize>, String)> = Vec::new();
+    let mut raw_groups: Vec<(String, Range<usize>, RawRateLimitGroup)> = Vec::new();
     for (key, value) in root.into_inner() {
         let span = value.span();
         match key.get_ref().as_ref() {
@@ -324,6 +338,7 @@ pub fn parse(path: &Path, text: &str, env: &Env) -> Result<Config, ConfigError> 
             "channel" => channels = array_section(&mut d, "channel", value),
             "maintenance" => windows = array_section(&mut d, "maintenance", value),
             "status_page" => raw_pages = array_section(&mut d, "status_page", value),
+            "rate_limit_group" => raw_groups = named_sections(&mut d, "rate_limit_group", value),
             other => d.push(key.span(), "", unknown_key_message(other, TOP_KEYS)),
         }
     }
@@ -436,6 +451,17 @@ pub fn parse(path: &Path, text: &str, env: &Env) -> Result<Config, ConfigError> 
             "no [[target]] defined: add at least one, e.g.\n  [[target]]\n  name = \"api\"\n  url = \"https://example.com/health\"",
         );
     }
+    let mut rate_limit_groups = v.rate_limit_groups(raw_groups);
+    for (name, _) in rate_limit_groups.iter() {
+        if !built.iter().any(|t| t.llm.rate_limit_group.as_ref() == Some(name)) {
+            warnings.push(format!("rate_limit_group {name:?} is defined but no target uses it (set rate_limit_group = {name:?} on the targets that share the key)"));
+        }
+    }
+    for t in &built {
+        if let Some(g) = &t.llm.rate_limit_group {
+            rate_limit_groups.entry(g.clone()).or_default();
+        }
+    }
     let mut maintenance = Vec::new();
     for (raw, span, ctx) in &windows {
         if let Some(m) = v.maintenance(raw, span.clone(), ctx, &seen) {
@@ -455,6 +481,7 @@ pub fn parse(path: &Path, text: &str, env: &Env) -> Result<Config, ConfigError> 
         maintenance,
         status_pages,
         store: store.unwrap_or_default(),
+        rate_limit_groups,
         warnings,
     })
 }
@@ -482,6 +509,37 @@ fn array_section<T: DeserializeOwned>(
                 kind,
                 format!(
                     "expected [[{kind}]] tables (an array), found {}",
+                    other.type_str()
+                ),
+            );
+            Vec::new()
+        }
+    }
+}
+
+/// Each sub-table of a table of named tables (`[kind.NAME]`), with its span.
+fn named_sections<T: DeserializeOwned>(
+    d: &mut Diagnostics<'_>,
+    kind: &str,
+    value: Spanned<DeValue<'_>>,
+) -> Vec<(String, Range<usize>, T)> {
+    let span = value.span();
+    match value.into_inner() {
+        DeValue::Table(items) => items
+            .into_iter()
+            .filter_map(|(name, item)| {
+                let name = name.get_ref().to_string();
+                let item_span = item.span();
+                let ctx = format!("{kind} {name:?}");
+                section::<T>(d, &ctx, item).map(|t| (name, item_span, t))
+            })
+            .collect(),
+        other => {
+            d.push(
+                span,
+                kind,
+                format!(
+                    "expected [{kind}.NAME] tables, found {}",
                     other.type_str()
                 ),
             );
@@ -565,6 +623,8 @@ fn section<T: DeserializeOwned>(
 /// Per-target settings after `[defaults]` and built-in defaults are applied.
 struct Defaults {
     interval: Duration,
+    /// Whether `[defaults]` set the interval (a chat target's own default yields to it).
+    interval_set: bool,
     timeout: Duration,
     max_latency: Option<Duration>,
     retries: u32,
@@ -581,6 +641,7 @@ impl Default for Defaults {
     fn default() -> Self {
         Defaults {
             interval: Duration::from_secs(60),
+            interval_set: false,
             timeout: Duration::from_secs(10),
             max_latency: Some(Duration::from_secs(3)),
             retries: 0,
@@ -970,6 +1031,7 @@ impl Validator<'_> {
         let ip_version = self.ip_version(ctx, &r.ip_version).flatten();
         let max_body_size = self.size(ctx, "max_body_size", &r.max_body_size).flatten();
         Defaults {
+            interval_set: interval.is_some(),
             interval: interval.unwrap_or(base.interval),
             timeout: timeout.unwrap_or(base.timeout),
             max_latency: match max_latency {
@@ -1031,6 +1093,11 @@ impl Validator<'_> {
         };
 
         let name = self.name(ctx, &r.name, span.clone(), "\"my-api\"");
+        let llm = self.llm(r, span.clone(), ctx);
+        let chat_model = match &llm {
+            Some((ProbeKind::Chat { model }, _)) => Some(model.clone()),
+            _ => None,
+        };
 
         let url = match &r.url {
             Some(u) => self.string(ctx, "url", u, Some(&mut redactor)).and_then(|text| {
@@ -1065,6 +1132,7 @@ impl Validator<'_> {
                     })
                     .ok()
             }),
+            None if chat_model.is_some() => Some(Method::POST),
             None => Some(Method::GET),
         };
 
@@ -1162,12 +1230,29 @@ impl Validator<'_> {
             },
         };
 
-        let body = match &r.body {
-            Some(b) => self
+        let body = match (&r.body, &chat_model) {
+            (_, Some(model)) => {
+                let prompt = match &r.prompt {
+                    Some(p) => self.string(ctx, "prompt", p, None),
+                    None => Some(CHAT_PROMPT.to_string()),
+                };
+                prompt.map(|p| Some(chat_body(model, &p)))
+            }
+            (Some(b), None) => self
                 .string(ctx, "body", b, Some(&mut redactor))
                 .map(|s| (!s.is_empty()).then(|| bytes::Bytes::from(s))),
-            None => Some(None),
+            (None, None) => Some(None),
         };
+        if chat_model.is_some() {
+            for (name, value) in [
+                (http::header::CONTENT_TYPE, "application/json"),
+                (http::header::ACCEPT, "text/event-stream"),
+            ] {
+                headers
+                    .entry(name)
+                    .or_insert(HeaderValue::from_static(value));
+            }
+        }
 
         let schedule = match (&r.interval, &r.schedule) {
             (Some(_), Some(s)) => {
@@ -1192,6 +1277,9 @@ impl Validator<'_> {
                     .map_err(|e| self.d.push(s.span(), ctx, format!("schedule: {e}")))
                     .ok()
             }),
+            (None, None) if chat_model.is_some() && !def.interval_set => {
+                Some(ScheduleSpec::Interval(CHAT_INTERVAL))
+            }
             (None, None) => Some(ScheduleSpec::Interval(def.interval)),
         };
 
@@ -1260,6 +1348,7 @@ impl Validator<'_> {
         if !headers_ok || !token_ok {
             return None;
         }
+        let (kind, llm) = llm?;
         let display_url = Arc::from(redactor.display_url(&url).as_str());
         let (line, _) = error::line_col(self.text, span.start);
         Some(Target {
@@ -1290,6 +1379,8 @@ impl Validator<'_> {
             redactor,
             alert: crate::alert::AlertPolicy::default(),
             status_page: None,
+            kind,
+            llm,
             line,
         })
     }
@@ -1336,6 +1427,7 @@ pub fn known_keys() -> Vec<(&'static str, &'static [&'static str])> {
         ("maintenance", fields_of::<RawMaintenance>()),
         ("store", fields_of::<RawStore>()),
         ("status_page", fields_of::<RawStatusPage>()),
+        ("rate_limit_group", fields_of::<RawRateLimitGroup>()),
     ]
 }
 

@@ -80,6 +80,16 @@ pub(crate) struct RawTarget {
     pub send_resolved: S<bool>,
     pub severity_overrides: S<BTreeMap<String, Spanned<String>>>,
     pub status_page: S<String>,
+    #[serde(rename = "kind")]
+    pub kind: S<String>,
+    pub model: S<String>,
+    pub prompt: S<String>,
+    pub max_ttft: S<String>,
+    pub expect_models: S<Vec<Spanned<String>>>,
+    pub notify_catalog_changes: S<bool>,
+    pub request_id_headers: S<Vec<Spanned<String>>>,
+    pub ratelimit_warn_fraction: S<super::llm::Number>,
+    pub rate_limit_group: S<String>,
 }
 
 /// `[[status_page]]`: a vendor status page to poll.

@@ -50,6 +50,13 @@ pub fn bodies(n: &Notification) -> (String, String) {
     for c in &n.conditions {
         text.push_str(&format!("  - {}: {}\n", c.kind.as_str(), c.detail));
     }
+    let diagnosis = n.diagnosis();
+    if !diagnosis.is_empty() {
+        text.push('\n');
+    }
+    for (label, line) in &diagnosis {
+        text.push_str(&format!("{:<9} {line}\n", format!("{label}:")));
+    }
     if let Some(v) = &n.vendor {
         text.push_str(&format!("\nVendor:   {v}\n"));
     }
@@ -93,11 +100,15 @@ pub fn bodies(n: &Notification) -> (String, String) {
             )
         })
         .unwrap_or_default();
-    let vendor = n
-        .vendor
-        .as_ref()
-        .map(|v| format!("<p><b>Vendor:</b> {}</p>", html_escape(v)))
-        .unwrap_or_default();
+    let vendor: String = diagnosis
+        .iter()
+        .map(|(label, line)| format!("<p><b>{label}:</b> {}</p>", html_escape(line)))
+        .chain(
+            n.vendor
+                .as_ref()
+                .map(|v| format!("<p><b>Vendor:</b> {}</p>", html_escape(v))),
+        )
+        .collect();
     let html = format!(
         "<!doctype html><html><body style=\"font-family:sans-serif\">\
          <h2 style=\"border-left:6px solid {colour};padding-left:8px\">{} {verb}</h2>\

@@ -100,6 +100,31 @@ impl Notification {
         }
     }
 
+    /// What the result that caused the notification says about the failure, as labelled
+    /// lines: the error class and its remedy, the likely side, what the provider said, and
+    /// the request id support will ask for. Empty when the result carries none of it.
+    pub fn diagnosis(&self) -> Vec<(&'static str, String)> {
+        let r = &self.last_result;
+        let text = |v: Option<&serde_json::Value>| v.and_then(|v| v.as_str()).map(str::to_string);
+        let mut lines = Vec::new();
+        if let Some(class) = text(r.get("error_class")) {
+            let remedy = text(r.get("remedy")).unwrap_or_default();
+            lines.push(("Cause", format!("{class}: {remedy}")));
+        }
+        if let Some(side) = text(r.pointer("/side/text")) {
+            lines.push(("Likely", side));
+        }
+        if let Some(msg) = text(r.pointer("/provider_error/message")) {
+            lines.push(("Provider", msg));
+        }
+        if let Some(ids) = r.get("request_ids").and_then(|v| v.as_object()) {
+            if let Some((name, id)) = ids.iter().next() {
+                lines.push(("Request", format!("{name}: {}", id.as_str().unwrap_or(""))));
+            }
+        }
+        lines
+    }
+
     /// The first condition, short: what a pager shows.
     fn headline(&self) -> String {
         let first = self

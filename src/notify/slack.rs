@@ -76,6 +76,15 @@ pub fn payload(n: &Notification) -> Value {
         json!({"type": "header", "text": {"type": "plain_text", "text": title}}),
         json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("*{what}*\n{conditions}")}}),
     ];
+    let diagnosis = n.diagnosis();
+    if !diagnosis.is_empty() {
+        let text = diagnosis
+            .iter()
+            .map(|(label, line)| format!("*{label}:* {}", esc(line)))
+            .collect::<Vec<_>>()
+            .join("\n");
+        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": text}}));
+    }
     if let Some(v) = &n.vendor {
         blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("*Vendor*\n{}", esc(v))}}));
     }

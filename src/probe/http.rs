@@ -21,12 +21,13 @@ use tokio_rustls::TlsConnector;
 use tokio_util::task::AbortOnDropHandle;
 use url::Host;
 
+use super::llm::ChatStream;
 use super::result::{
-    Failure, FailureKind, HttpVersion, Phase, Phases, ProbeResult, ResponseInfo, TlsFacts,
+    ChatInfo, Failure, FailureKind, HttpVersion, Phase, Phases, ProbeResult, ResponseInfo, TlsFacts,
     BODY_EXCERPT_CHARS,
 };
 use super::tls;
-use crate::config::{IpVersion, Target};
+use crate::config::{IpVersion, ProbeKind, Target};
 
 const USER_AGENT_VALUE: &str = concat!("upwatch/", env!("CARGO_PKG_VERSION"));
 /// Most response headers a result keeps, and the longest value kept.
@@ -151,6 +152,9 @@ impl TargetProber {
             reused_connection: false,
             error_class: None,
             vendor: None,
+            side: None,
+            models: None,
+            chat: None,
         };
 
         // A kept connection is used only if it is still open and ready.
@@ -206,6 +210,8 @@ impl TargetProber {
                 return finish(result, laps, failures);
             }
         };
+        // Time to first token counts from here: request written → first content event.
+        let request_start = Instant::now();
         let sent = match &mut conn.sender {
             Sender::H1(s) => timeout_at(deadline, s.send_request(req)).await,
             Sender::H2(s) => timeout_at(deadline, s.send_request(req)).await,
@@ -237,13 +243,20 @@ impl TargetProber {
         result.status = Some(status);
         let headers = keep_headers(response.headers(), &t);
         let mut info = ResponseInfo {
-            request_ids: super::provider::request_ids(&headers, &[]),
+            request_ids: super::provider::request_ids(&headers, &t.llm.request_id_headers),
             ratelimit: super::ratelimit::parse(&headers, chrono::Utc::now()),
             headers,
             ..ResponseInfo::default()
         };
 
         // Body: read it all (transfer time is part of the measurement), keep up to the cap.
+        // A chat probe's expected answer is an event stream, read as it arrives.
+        let mut stream = (matches!(t.kind, ProbeKind::Chat { .. })
+            && t.expect_status.contains(&status))
+        .then(|| ChatInfo {
+            ttft: None,
+            stream: ChatStream::default(),
+        });
         let mut body = response.into_body();
         let mut kept: Vec<u8> = Vec::new();
         let mut body_failed = false;
@@ -251,6 +264,11 @@ impl TargetProber {
             match timeout_at(deadline, body.frame()).await {
                 Ok(Some(Ok(frame))) => {
                     if let Ok(data) = frame.into_data() {
+                        if let Some(chat) = &mut stream {
+                            if chat.stream.feed(&data) {
+                                chat.ttft = Some(request_start.elapsed());
+                            }
+                        }
                         info.size += data.len() as u64;
                         let room = t.max_body_size.saturating_sub(kept.len());
                         kept.extend_from_slice(&data[..data.len().min(room)]);
@@ -289,18 +307,6 @@ impl TargetProber {
 
         // Judge the response.
         let status_ok = t.expect_status.contains(&status);
-        if !status_ok {
-            let expected = t
-                .expect_status
-                .iter()
-                .map(u16::to_string)
-                .collect::<Vec<_>>()
-                .join(", ");
-            failures.push(Failure::new(
-                FailureKind::HttpStatus,
-                format!("HTTP {status}, expected {expected}"),
-            ));
-        }
         if !status_ok || body_failed {
             let text = String::from_utf8_lossy(&kept);
             let excerpt: String = text.chars().take(BODY_EXCERPT_CHARS).collect();
@@ -312,6 +318,43 @@ impl TargetProber {
                 e.message = e.message.map(|m| t.redactor.redact(&m));
                 e
             });
+        }
+        // A 429 is the provider answering "not now", not an outage, unless it is about
+        // credits or quota (then it is billing, and down).
+        let rate_limited = !status_ok
+            && status == 429
+            && !super::provider::mentions_billing(info.provider_error.as_ref());
+        if rate_limited {
+            let wait = info
+                .ratelimit
+                .retry_after_s
+                .map(|s| format!(" (retry after {s} s)"))
+                .unwrap_or_default();
+            failures.push(Failure::new(
+                FailureKind::RateLimited,
+                format!("HTTP 429: the provider is rate-limiting this key{wait}"),
+            ));
+        } else if !status_ok {
+            let expected = t
+                .expect_status
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            failures.push(Failure::new(
+                FailureKind::HttpStatus,
+                format!("HTTP {status}, expected {expected}"),
+            ));
+        }
+        if status_ok && !body_failed {
+            failures.extend(super::llm::judge_response(&t, &kept, info.size, &info, &mut result));
+        }
+        if let Some(mut chat) = stream {
+            chat.stream.finish();
+            if !body_failed {
+                failures.extend(super::llm::judge_stream(&t, &chat, &info));
+            }
+            result.chat = Some(chat);
         }
         if let (Some(needle), false) = (&t.expect_body_contains, body_failed) {
             if !contains(&kept, needle.as_bytes()) {

@@ -3,6 +3,7 @@
 //! the TLS stack ([`tls`]). Must not schedule, store or alert: it returns data.
 
 pub mod http;
+pub mod llm;
 pub mod provider;
 pub mod ratelimit;
 pub mod result;
@@ -10,6 +11,6 @@ pub mod tls;
 
 pub use http::TargetProber;
 pub use result::{
-    failure_line, Failure, FailureKind, Health, HttpVersion, Phase, Phases, ProbeResult,
+    failure_line, ChatInfo, Failure, FailureKind, Health, HttpVersion, Phase, Phases, ProbeResult,
     ResponseInfo, TlsFacts,
 };

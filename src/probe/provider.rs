@@ -193,7 +193,8 @@ const BILLING_WORDS: &[&str] = &[
     "insufficient_funds",
 ];
 
-fn mentions_billing(e: Option<&ProviderError>) -> bool {
+/// Whether a decoded error is about credits, quota or an inactive account.
+pub fn mentions_billing(e: Option<&ProviderError>) -> bool {
     let Some(e) = e else { return false };
     [&e.message, &e.code, &e.kind]
         .into_iter()
@@ -203,7 +204,7 @@ fn mentions_billing(e: Option<&ProviderError>) -> bool {
 }
 
 /// The class of a failed probe, from its failures, status and decoded error. `None` when
-/// nothing failed, or only degrade-level conditions did.
+/// nothing failed, or only degrade-level conditions did (a 429, degrade-level, has one).
 pub fn classify(
     status: Option<u16>,
     failures: &[Failure],
@@ -221,6 +222,9 @@ pub fn classify(
             | FailureKind::TlsHandshake => ErrorClass::Tls,
             FailureKind::Timeout => ErrorClass::Timeout,
             FailureKind::Io if status.is_none() => ErrorClass::Network,
+            FailureKind::RateLimited => ErrorClass::RateLimited,
+            FailureKind::ModelMissing => ErrorClass::NotFound,
+            FailureKind::StreamIncomplete => ErrorClass::Upstream,
             _ => continue,
         };
         return Some(class);

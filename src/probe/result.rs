@@ -92,11 +92,19 @@ pub enum FailureKind {
     VendorDegraded,
     /// A vendor status page admits to a partial or major outage (status page alerts only).
     VendorOutage,
+    /// The provider answered 429: this key is being rate-limited (a warning by default).
+    RateLimited,
+    /// A rate-limit window's remaining share fell under `ratelimit_warn_fraction`.
+    RatelimitLow,
+    /// A model named in `expect_models` is no longer in the catalog.
+    ModelMissing,
+    /// A chat completion's event stream ended early, broke, or carried an error event.
+    StreamIncomplete,
 }
 
 impl FailureKind {
     /// Every kind, in documentation order.
-    pub const ALL: [FailureKind; 16] = [
+    pub const ALL: [FailureKind; 20] = [
         FailureKind::Dns,
         FailureKind::ConnectRefused,
         FailureKind::ConnectTimeout,
@@ -113,6 +121,10 @@ impl FailureKind {
         FailureKind::Io,
         FailureKind::VendorDegraded,
         FailureKind::VendorOutage,
+        FailureKind::RateLimited,
+        FailureKind::RatelimitLow,
+        FailureKind::ModelMissing,
+        FailureKind::StreamIncomplete,
     ];
 
     /// The kind with this JSON name.
@@ -139,15 +151,24 @@ impl FailureKind {
             FailureKind::Io => "io",
             FailureKind::VendorDegraded => "vendor_degraded",
             FailureKind::VendorOutage => "vendor_outage",
+            FailureKind::RateLimited => "rate_limited",
+            FailureKind::RatelimitLow => "ratelimit_low",
+            FailureKind::ModelMissing => "model_missing",
+            FailureKind::StreamIncomplete => "stream_incomplete",
         }
     }
 
-    /// Whether the failure only degrades the target by default (warning) instead of taking
-    /// it down (critical). Alert policy may override this per target later.
+    /// Whether the failure only degrades the target (warning) instead of taking it down
+    /// (critical). Health, and so uptime, follows this; `severity_overrides` changes only
+    /// the alert's severity. A 429 is here: the provider is up and answering.
     pub fn degrades_only(self) -> bool {
         matches!(
             self,
-            FailureKind::TooSlow | FailureKind::TlsExpiring | FailureKind::VendorDegraded
+            FailureKind::TooSlow
+                | FailureKind::TlsExpiring
+                | FailureKind::VendorDegraded
+                | FailureKind::RateLimited
+                | FailureKind::RatelimitLow
         )
     }
 
@@ -372,6 +393,22 @@ pub struct ProbeResult {
     /// What the linked vendor status page says, attached by the pipeline to results that
     /// are not up (`None` when the target links no page or is up).
     pub vendor: Option<crate::statuspage::VendorWord>,
+    /// Which side the failure is most likely on, attached by the pipeline (it needs the
+    /// vendor's word and the other targets' health).
+    pub side: Option<crate::correlate::Side>,
+    /// The model catalog as listed (`data[].id`, sorted), for targets that read it.
+    pub models: Option<Vec<String>>,
+    /// A chat probe's stream: time to first token and how it ended.
+    pub chat: Option<ChatInfo>,
+}
+
+/// What a chat probe's stream showed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatInfo {
+    /// Request sent until the first event carrying generated content.
+    pub ttft: Option<Duration>,
+    /// The stream as read.
+    pub stream: super::llm::ChatStream,
 }
 
 impl ProbeResult {
@@ -430,6 +467,16 @@ impl ProbeResult {
             "reused_connection": self.reused_connection,
             "error_class": self.error_class,
             "remedy": self.error_class.map(|c| c.remedy()),
+            "side": self.side.as_ref().map(|s| json!({"side": s.as_str(), "text": s.text()})),
+            "ttft_ms": self.chat.as_ref().and_then(|c| c.ttft).map(ms),
+            "stream": self.chat.as_ref().map(|c| json!({
+                "events": c.stream.events,
+                "content": c.stream.content,
+                "done": c.stream.done,
+                "finish_reason": c.stream.finish_reason,
+                "error": c.stream.error,
+            })),
+            "models": self.models,
             "vendor": self.vendor.as_ref().map(|v| json!({
                 "page": v.page,
                 "overall": v.overall,
