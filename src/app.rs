@@ -168,9 +168,8 @@ pub async fn run_with(
         &tracker,
     );
     runner::spawn_targets(
-        &config.targets,
+        &config,
         &tls,
-        config.daemon.max_concurrency,
         tx,
         cancel.clone(),
         &tracker,

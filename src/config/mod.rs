@@ -462,6 +462,20 @@ pub fn parse(path: &Path, text: &str, env: &Env) -> Result<Config, ConfigError> 
             rate_limit_groups.entry(g.clone()).or_default();
         }
     }
+    // A group whose targets together ask for more than max_rps can never keep up.
+    for (name, group) in &rate_limit_groups {
+        let demand: f64 = built
+            .iter()
+            .filter(|t| t.llm.rate_limit_group.as_ref() == Some(name))
+            .filter_map(|t| match &t.schedule {
+                ScheduleSpec::Interval(d) => Some(1.0 / d.as_secs_f64()),
+                ScheduleSpec::Cron(_) => None,
+            })
+            .sum();
+        if demand > group.max_rps {
+            warnings.push(format!("rate_limit_group {name:?}: its targets ask for {demand:.2} requests/s, over max_rps = {}; probes will start late and skip ticks (raise the intervals or max_rps)", group.max_rps));
+        }
+    }
     let mut maintenance = Vec::new();
     for (raw, span, ctx) in &windows {
         if let Some(m) = v.maintenance(raw, span.clone(), ctx, &seen) {

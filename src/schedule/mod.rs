@@ -6,6 +6,7 @@
 //! nothing here reads a clock, and a suspended host or stepped wall clock cannot leave a
 //! stale mapping between the two behind.
 
+pub mod etiquette;
 pub mod heartbeat;
 pub mod pages;
 pub mod runner;
@@ -54,6 +55,21 @@ impl ScheduleSpec {
                 }))
             })
             .map_err(|e| format!("invalid cron expression {expr:?}: {e}"))
+    }
+
+    /// The usual time between two runs: the interval, or the gap between a cron
+    /// expression's next two times (60 s when it has none). Backoff counts in these.
+    pub fn nominal_period(&self, now: DateTime<Utc>) -> Duration {
+        match self {
+            ScheduleSpec::Interval(d) => *d,
+            ScheduleSpec::Cron(c) => {
+                let mut next = c.schedule.after(&now);
+                match (next.next(), next.next()) {
+                    (Some(a), Some(b)) => (b - a).to_std().unwrap_or(Duration::from_secs(60)),
+                    _ => Duration::from_secs(60),
+                }
+            }
+        }
     }
 
     /// A short human form: `every 60s` or `cron "0 * * * * *"`.

@@ -1,5 +1,6 @@
-//! One lightweight task per target: wait for the next tick, take a concurrency permit,
-//! probe, hand the result to the pipeline. No thread per target, no TLS config per probe.
+//! One lightweight task per target: wait for the next tick, respect the target's gate (a
+//! 429 hold, its group's spacing), take a concurrency permit, probe, hand the result to the
+//! pipeline. No thread per target, no TLS config per probe.
 
 use std::sync::Arc;
 
@@ -8,31 +9,37 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::etiquette::{self, Gate};
 use super::heartbeat::SLACK;
 use super::{Heartbeat, Ticker};
-use crate::config::Target;
+use crate::config::Config;
 use crate::probe::tls::TlsConfigs;
 use crate::probe::{ProbeResult, TargetProber};
 
-/// Starts one task per target on `tracker`. Tasks stop taking new ticks when `cancel`
-/// fires; a probe already running finishes and its result is still delivered.
+/// Starts one task per target of `config` on `tracker`. Tasks stop taking new ticks when
+/// `cancel` fires; a probe already running finishes and its result is still delivered.
 pub fn spawn_targets(
-    targets: &[Arc<Target>],
+    config: &Config,
     tls: &TlsConfigs,
-    max_concurrency: usize,
     results: mpsc::Sender<ProbeResult>,
     cancel: CancellationToken,
     tracker: &TaskTracker,
     heartbeat: &Heartbeat,
 ) {
-    let permits = Arc::new(Semaphore::new(max_concurrency));
+    let permits = Arc::new(Semaphore::new(config.daemon.max_concurrency));
+    let gates = etiquette::gates(&config.targets, &config.rate_limit_groups);
     let start = Instant::now();
-    for target in targets {
+    for target in &config.targets {
         let prober = TargetProber::new(target.clone(), tls.get(&target.tls));
         let ticker = Ticker::new(&target.schedule, &target.name, start);
+        let gate = gates
+            .get(&target.name)
+            .cloned()
+            .unwrap_or_else(|| Gate::single(target.name.clone()));
         tracker.spawn(run_target(
             prober,
             ticker,
+            gate,
             permits.clone(),
             results.clone(),
             cancel.clone(),
@@ -41,9 +48,11 @@ pub fn spawn_targets(
     }
 }
 
-async fn run_target(
+/// Runs one target until `cancel` fires or the results consumer is gone.
+pub async fn run_target(
     mut prober: TargetProber,
     mut ticker: Ticker,
+    gate: Gate,
     permits: Arc<Semaphore>,
     results: mpsc::Sender<ProbeResult>,
     cancel: CancellationToken,
@@ -54,23 +63,47 @@ async fn run_target(
     let t = prober.target();
     let budget = t.timeout * (t.retries + 1) + t.retry_delay * t.retries + SLACK;
     loop {
-        let Some(tick) = ticker.next(Instant::now(), chrono::Utc::now()) else {
+        let now = Instant::now();
+        // While the gate is held (a 429), plan from the end of the hold: the ticks before
+        // it are skipped quietly (the hold itself was logged once).
+        let held = gate.held_until(now);
+        let from = held.unwrap_or(now);
+        let wall = chrono::Utc::now()
+            + chrono::Duration::from_std(from - now).unwrap_or(chrono::Duration::zero());
+        let Some(tick) = ticker.next(from, wall) else {
             tracing::warn!(target_name = %name, "schedule has no future run time; target stops");
             heartbeat.forget(&name);
             return;
         };
         heartbeat.expect_by(&name, tick.at + budget);
-        if tick.skipped > 0 {
+        if tick.skipped > 0 && held.is_none() {
             tracing::warn!(
                 target_name = %name,
                 skipped = tick.skipped,
                 "previous probe overran its slot; skipped {} scheduled run(s)",
                 tick.skipped
             );
+        } else if tick.skipped > 0 {
+            tracing::debug!(target_name = %name, skipped = tick.skipped, gate = %gate.name, "held after a 429; skipped {} scheduled run(s)", tick.skipped);
         }
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep_until(tick.at) => {}
+        }
+        // Another target of the group may have met a 429 while this one slept.
+        if gate.held_until(Instant::now()).is_some() {
+            continue;
+        }
+        let slot = gate.reserve(Instant::now());
+        if slot > Instant::now() {
+            heartbeat.expect_by(&name, slot + budget);
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep_until(slot) => {}
+            }
+            if gate.held_until(Instant::now()).is_some() {
+                continue;
+            }
         }
         let permit = tokio::select! {
             _ = cancel.cancelled() => return,
@@ -82,6 +115,19 @@ async fn run_target(
         // Not raced against `cancel`: an in-flight probe finishes so its result is kept.
         let result = prober.probe().await;
         drop(permit);
+        let period = prober.target().schedule.nominal_period(chrono::Utc::now());
+        // Backoff counts from the tick, so the hold ends on a tick of the schedule.
+        if let Some(hold) = gate.observe(&result, period, tick.at, Instant::now()) {
+            tracing::warn!(
+                target_name = %name,
+                gate = %gate.name,
+                wait_s = hold.wait.as_secs_f64(),
+                "HTTP 429: no probe{} before {:.0} s from now ({})",
+                if gate.shared { format!(" of rate_limit_group {:?}", &*gate.name) } else { String::new() },
+                hold.wait.as_secs_f64(),
+                hold.reason
+            );
+        }
         if results.send(result).await.is_err() {
             return;
         }

@@ -631,6 +631,14 @@ impl Page {
             headers: Vec::new(),
         }
     }
+    pub fn with_status(mut self, status: u16) -> Page {
+        self.status = status;
+        self
+    }
+    pub fn with_header(mut self, name: &'static str, value: &'static str) -> Page {
+        self.headers.push((name, value));
+        self
+    }
     pub fn with_type(mut self, content_type: &'static str) -> Page {
         self.content_type = content_type;
         self
@@ -646,6 +654,8 @@ pub struct VendorSite {
     pub server: Server,
     pub pages: Arc<std::sync::Mutex<Vec<Page>>>,
     pub hits: Arc<std::sync::Mutex<Vec<String>>>,
+    /// Each request's path and arrival on tokio's clock (paused in some tests).
+    pub times: Arc<std::sync::Mutex<Vec<(String, tokio::time::Instant)>>>,
 }
 
 impl VendorSite {
@@ -653,10 +663,14 @@ impl VendorSite {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let pages = Arc::new(std::sync::Mutex::new(pages));
         let hits: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
-        let (p2, h2) = (pages.clone(), hits.clone());
+        let times: Arc<std::sync::Mutex<Vec<(String, tokio::time::Instant)>>> = Arc::default();
+        let (p2, h2, t2) = (pages.clone(), hits.clone(), times.clone());
         let server = serve(listener, move |req: Request<Incoming>| {
             let path = req.uri().path().to_string();
             h2.lock().unwrap().push(path.clone());
+            t2.lock()
+                .unwrap()
+                .push((path.clone(), tokio::time::Instant::now()));
             let found = p2.lock().unwrap().iter().find(|p| p.path == path).cloned();
             async move {
                 let page = found.unwrap_or(Page {
@@ -680,6 +694,7 @@ impl VendorSite {
             server,
             pages,
             hits,
+            times,
         }
     }
 
