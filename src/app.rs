@@ -81,6 +81,7 @@ pub async fn run_with(
         config.maintenance.clone(),
     );
     let engine = engine.with_announced(store.page_incidents().await?);
+    let catalogs = store.catalogs().await?;
     if !dropped.is_empty() {
         // Incidents of removed targets end now: nothing probes them any more.
         let closed = dropped
@@ -157,6 +158,7 @@ pub async fn run_with(
         clock.clone(),
     )
     .watching(&config.status_pages)
+    .with_catalogs(catalogs)
     .recording(results_sink)
     .measuring(metrics);
     let pipeline = tokio::spawn(pipeline.run_with_pages(rx, page_rx));

@@ -15,7 +15,10 @@ use crate::notify::outbox::{Wakers, WallClock};
 use crate::correlate::Others;
 use crate::probe::{Health, ProbeResult};
 use crate::statuspage::{Reading, VendorWord};
-use crate::store::{AlertCommit, OutboxRow, ResultSink, Store};
+use crate::alert::{Severity, TransitionKind};
+use crate::notify::{new_id, Notification};
+use crate::probe::{Failure, FailureKind};
+use crate::store::{AlertCommit, CatalogChange, OutboxRow, ResultSink, Store};
 
 /// A stable page is recorded at least this often (and on every change).
 const PAGE_RECORD_EVERY: chrono::TimeDelta = chrono::TimeDelta::hours(1);
@@ -38,6 +41,8 @@ pub struct Pipeline {
     vendor: HashMap<Arc<str>, VendorWord>,
     /// What was last recorded for each page (JSON without times) and when.
     recorded: HashMap<Arc<str>, (serde_json::Value, chrono::DateTime<chrono::Utc>)>,
+    /// The last model catalog of each target that reads one (loaded from the store).
+    catalogs: HashMap<Arc<str>, Vec<String>>,
     /// Each target's latest health and error class.
     latest: HashMap<Arc<str>, (Health, Option<crate::probe::provider::ErrorClass>)>,
     alerts: Option<Alerts>,
@@ -60,6 +65,7 @@ impl Pipeline {
             vendor: HashMap::new(),
             recorded: HashMap::new(),
             latest: HashMap::new(),
+            catalogs: HashMap::new(),
             alerts,
             results: None,
             metrics: None,
@@ -71,6 +77,15 @@ impl Pipeline {
     /// Also handles readings of these status pages (see [`Pipeline::run_with_pages`]).
     pub fn watching(mut self, pages: &[Arc<StatusPage>]) -> Self {
         self.pages = pages.iter().map(|p| (p.name.clone(), p.clone())).collect();
+        self
+    }
+
+    /// Compares model catalogs against these (the store's, from before a restart).
+    pub fn with_catalogs(mut self, catalogs: HashMap<String, Vec<String>>) -> Self {
+        self.catalogs = catalogs
+            .into_iter()
+            .map(|(k, v)| (Arc::from(k.as_str()), v))
+            .collect();
         self
     }
 
@@ -222,7 +237,55 @@ impl Pipeline {
         let now = (self.clock)();
         let obs = alerts.engine.observe(target, r, now);
         let name = target.name.clone();
+        let target = target.clone();
+        self.catalog(&target, r, now);
         self.queue(&name, obs, now).await;
+    }
+
+    /// Notes a changed model catalog (recorded with the next commit) and, when the target
+    /// asks for it, queues a notice to its channels.
+    fn catalog(&mut self, target: &Target, r: &ProbeResult, now: chrono::DateTime<chrono::Utc>) {
+        let Some(models) = &r.models else { return };
+        let before = self.catalogs.get(&target.name).map(Vec::as_slice);
+        let Some(change) = CatalogChange::between(target.name.clone(), before, models, r.checked_at)
+        else {
+            return;
+        };
+        self.catalogs.insert(target.name.clone(), models.clone());
+        if change.is_event() {
+            tracing::info!(target_name = %target.name, "model catalog changed: {}", change.describe());
+        }
+        if change.is_event() && target.llm.notify_catalog_changes {
+            let n = Notification {
+                id: String::new(),
+                kind: TransitionKind::Notice,
+                severity: Severity::Warning,
+                target: target.name.to_string(),
+                url: target.display_url.to_string(),
+                conditions: vec![Failure::new(
+                    FailureKind::CatalogChanged,
+                    format!("model catalog {} ({} models listed)", change.describe(), models.len()),
+                )],
+                started_at: r.checked_at,
+                resolved_at: None,
+                location: self
+                    .alerts
+                    .as_ref()
+                    .map(|a| a.engine.location().to_string())
+                    .unwrap_or_default(),
+                last_result: serde_json::Value::Null,
+                test: false,
+                vendor: None,
+            };
+            for channel in &target.alert.channels {
+                let n = Notification {
+                    id: new_id(),
+                    ..n.clone()
+                };
+                self.outbox(channel, &n, now);
+            }
+        }
+        self.unsaved.catalogs.push(change);
     }
 
     /// Counts firing alerts, then commits what an observation changed (if anything).
@@ -237,10 +300,13 @@ impl Pipeline {
                 m.alert_firing(name, *sev, *firing);
             }
         }
+        // Something may wait from before (a catalog change, a failed commit) even when
+        // this observation changed nothing.
         if obs.changes.is_empty()
             && obs.notifications.is_empty()
             && obs.incidents.is_empty()
             && obs.page_incidents.is_empty()
+            && self.unsaved.is_empty()
         {
             return;
         }
@@ -248,21 +314,26 @@ impl Pipeline {
         self.unsaved.incidents.extend(obs.incidents);
         self.unsaved.page_incidents.extend(obs.page_incidents);
         for (channel, n) in obs.notifications {
-            match serde_json::to_string(&n) {
-                Ok(payload) => self.unsaved.rows.push(OutboxRow {
-                    id: n.id.clone(),
-                    channel: channel.to_string(),
-                    payload,
-                    created_at: now,
-                    next_attempt_at: now,
-                    attempts: 0,
-                }),
-                Err(e) => {
-                    tracing::error!(target_name = %n.target, "cannot encode a notification: {e}")
-                }
-            }
+            self.outbox(&channel, &n, now);
         }
         self.commit().await;
+    }
+
+    /// Adds one notification for `channel` to the next commit.
+    fn outbox(&mut self, channel: &str, n: &Notification, now: chrono::DateTime<chrono::Utc>) {
+        match serde_json::to_string(n) {
+            Ok(payload) => self.unsaved.rows.push(OutboxRow {
+                id: n.id.clone(),
+                channel: channel.to_string(),
+                payload,
+                created_at: now,
+                next_attempt_at: now,
+                attempts: 0,
+            }),
+            Err(e) => {
+                tracing::error!(target_name = %n.target, "cannot encode a notification: {e}")
+            }
+        }
     }
 
     async fn commit(&mut self) {

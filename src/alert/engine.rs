@@ -282,6 +282,11 @@ impl Engine {
         obs
     }
 
+    /// `daemon.location`, as notifications carry it.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
     fn step_subject(
         &mut self,
         subject: &Subject<'_>,
@@ -324,7 +329,7 @@ impl Engine {
                         severity: sev,
                         ended_at: t.resolved_at.unwrap_or(now),
                     }),
-                    TransitionKind::Reminder => {}
+                    TransitionKind::Reminder | TransitionKind::Notice => {}
                 }
                 obs.notifications.extend(self.notifications(
                     subject,

@@ -49,6 +49,8 @@ pub enum TransitionKind {
     Reminder,
     /// Recovered after firing.
     Resolved,
+    /// A one-off event outside any alert episode (a model catalog change).
+    Notice,
 }
 
 /// One notification-worthy change.

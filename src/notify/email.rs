@@ -34,6 +34,7 @@ pub fn bodies(n: &Notification) -> (String, String) {
         TransitionKind::Firing => "is failing",
         TransitionKind::Reminder => "is still failing",
         TransitionKind::Resolved => "has recovered",
+        TransitionKind::Notice => "changed",
     };
     let mut text = format!("{} {verb} ({} alert).\n\n", n.target, n.severity.as_str());
     if n.test {
@@ -41,10 +42,10 @@ pub fn bodies(n: &Notification) -> (String, String) {
             "This is a test notification from `upwatch test-alert`; no action is needed.\n\n{text}"
         );
     }
-    let label = if n.kind == TransitionKind::Resolved {
-        "Last failing conditions"
-    } else {
-        "Failing conditions"
+    let label = match n.kind {
+        TransitionKind::Resolved => "Last failing conditions",
+        TransitionKind::Notice => "What changed",
+        _ => "Failing conditions",
     };
     text.push_str(&format!("{label}:\n"));
     for c in &n.conditions {

@@ -55,6 +55,7 @@ impl Notification {
         match self.kind {
             TransitionKind::Firing | TransitionKind::Reminder => "firing",
             TransitionKind::Resolved => "resolved",
+            TransitionKind::Notice => "notice",
         }
     }
 
@@ -97,6 +98,7 @@ impl Notification {
                 self.target,
                 self.duration_text(self.started_at)
             ),
+            TransitionKind::Notice => format!("{test}[NOTICE] {}: {}", self.target, self.headline()),
         }
     }
 

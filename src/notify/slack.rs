@@ -27,10 +27,12 @@ fn esc(s: &str) -> String {
 pub fn payload(n: &Notification) -> Value {
     let (colour, icon) = match (n.kind, n.severity) {
         (TransitionKind::Resolved, _) => ("#2eb67d", "✅"),
+        (TransitionKind::Notice, _) => ("#1d9bd1", "ℹ️"),
         (_, Severity::Critical) => ("#e01e5a", "🔴"),
         (_, Severity::Warning) => ("#ecb22e", "🟠"),
     };
     let title = match n.kind {
+        TransitionKind::Notice => format!("{icon} NOTICE: {}", n.target),
         TransitionKind::Firing => format!("{icon} FIRING: {} ({})", n.target, n.severity.as_str()),
         TransitionKind::Reminder => format!(
             "{icon} STILL FIRING: {} ({})",
@@ -67,10 +69,10 @@ pub fn payload(n: &Notification) -> Value {
     if let Some(end) = n.resolved_at {
         fields.push(json!({"type": "mrkdwn", "text": format!("*Resolved*\n{}", end.format("%Y-%m-%d %H:%M UTC"))}));
     }
-    let what = if n.kind == TransitionKind::Resolved {
-        "Last failing conditions"
-    } else {
-        "Failing conditions"
+    let what = match n.kind {
+        TransitionKind::Resolved => "Last failing conditions",
+        TransitionKind::Notice => "What changed",
+        _ => "Failing conditions",
     };
     let mut blocks = vec![
         json!({"type": "header", "text": {"type": "plain_text", "text": title}}),

@@ -100,11 +100,13 @@ pub enum FailureKind {
     ModelMissing,
     /// A chat completion's event stream ended early, broke, or carried an error event.
     StreamIncomplete,
+    /// The model catalog changed (notices only: never makes a probe fail).
+    CatalogChanged,
 }
 
 impl FailureKind {
     /// Every kind, in documentation order.
-    pub const ALL: [FailureKind; 20] = [
+    pub const ALL: [FailureKind; 21] = [
         FailureKind::Dns,
         FailureKind::ConnectRefused,
         FailureKind::ConnectTimeout,
@@ -125,6 +127,7 @@ impl FailureKind {
         FailureKind::RatelimitLow,
         FailureKind::ModelMissing,
         FailureKind::StreamIncomplete,
+        FailureKind::CatalogChanged,
     ];
 
     /// The kind with this JSON name.
@@ -155,6 +158,7 @@ impl FailureKind {
             FailureKind::RatelimitLow => "ratelimit_low",
             FailureKind::ModelMissing => "model_missing",
             FailureKind::StreamIncomplete => "stream_incomplete",
+            FailureKind::CatalogChanged => "catalog_changed",
         }
     }
 
@@ -169,6 +173,7 @@ impl FailureKind {
                 | FailureKind::VendorDegraded
                 | FailureKind::RateLimited
                 | FailureKind::RatelimitLow
+                | FailureKind::CatalogChanged
         )
     }
 

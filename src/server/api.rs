@@ -185,6 +185,49 @@ pub async fn alerts(
     }
 }
 
+/// `GET /api/v1/targets/{name}/catalog?limit=N`: the models the target's catalog listed
+/// last, and the changes seen (models added or removed), newest first.
+pub async fn catalog(
+    State(state): State<Arc<ServerState>>,
+    Path(name): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(t) = state.target(&name) else {
+        return unknown_target(&name);
+    };
+    let limit = match q.get("limit") {
+        None => DEFAULT_LIMIT,
+        Some(s) => match s.parse::<u32>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+            _ => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("limit: {s:?} must be a whole number from 1 to {MAX_LIMIT}"),
+                )
+            }
+        },
+    };
+    let now = (state.clock)();
+    let current = state.reader.catalog(t.name.to_string()).await;
+    let events = state
+        .reader
+        .catalog_events(Some(t.name.to_string()), limit)
+        .await;
+    match (current, events) {
+        (Ok(current), Ok(events)) => Json(json!({
+            "target": name,
+            "generated_at": rfc3339(&now),
+            "reads_catalog": t.llm.reads_catalog(),
+            "expect_models": t.llm.expect_models,
+            "models": current.as_ref().map(|(m, _)| m),
+            "updated_at": current.as_ref().map(|(_, at)| rfc3339(at)),
+            "events": events,
+        }))
+        .into_response(),
+        (Err(e), _) | (_, Err(e)) => store_error(e),
+    }
+}
+
 /// The newest recorded reading of each configured page, in config order (a page not read
 /// yet is listed with `reading: null`).
 pub async fn page_readings(

@@ -83,6 +83,7 @@ pub fn router(state: Arc<ServerState>) -> Router {
         .route("/api/v1/targets", get(api::targets))
         .route("/api/v1/targets/{name}/results", get(api::results))
         .route("/api/v1/targets/{name}/uptime", get(api::uptime))
+        .route("/api/v1/targets/{name}/catalog", get(api::catalog))
         .route("/api/v1/alerts", get(api::alerts))
         .route("/api/v1/status_pages", get(api::status_pages))
         .layer(middleware::from_fn_with_state(state.clone(), require_token));

@@ -13,11 +13,13 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::alert::{AlertState, Severity};
 
+mod catalog;
 mod maintain;
 mod pages;
 mod read;
 mod writer;
 
+pub use catalog::{CatalogChange, CatalogEvent};
 pub use maintain::{hour_of, Pruned, AGGREGATION_LAG_SECS};
 pub use pages::{AlertCommit, PageIncidentChange};
 pub use read::{
@@ -103,6 +105,20 @@ const MIGRATIONS: &[&str] = &[
         opened_at INTEGER NOT NULL,
         PRIMARY KEY (page, id)
      ) WITHOUT ROWID;",
+    // 4: model catalogs: the last one listed per target, and the changes seen.
+    "CREATE TABLE catalog (
+        target TEXT PRIMARY KEY,
+        models TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+     ) WITHOUT ROWID;
+     CREATE TABLE catalog_event (
+        id INTEGER PRIMARY KEY,
+        target TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        added TEXT NOT NULL,
+        removed TEXT NOT NULL
+     );
+     CREATE INDEX catalog_event_by_target ON catalog_event (target, at);",
 ];
 
 /// Newest schema version this binary knows.
@@ -330,6 +346,7 @@ impl Store {
                 incidents,
                 rows: queued,
                 page_incidents: Vec::new(),
+                catalogs: Vec::new(),
             },
             now,
         )
@@ -344,10 +361,12 @@ impl Store {
             incidents,
             rows: queued,
             page_incidents,
+            catalogs,
         } = commit;
         self.with(move |c| {
             let tx = c.transaction()?;
             Store::write_page_incidents(&tx, &page_incidents)?;
+            Store::write_catalogs(&tx, &catalogs)?;
             for event in &incidents {
                 match event {
                     IncidentEvent::Opened { target, severity, started_at, cause } => {
@@ -706,7 +725,7 @@ mod tests {
         }
         let err = Store::open_file(&path).unwrap_err().to_string();
         assert!(
-            err.contains("schema version 99, newer than this upwatch knows (3)"),
+            err.contains("schema version 99, newer than this upwatch knows (4)"),
             "{err}"
         );
         let c = Connection::open(&path).unwrap();

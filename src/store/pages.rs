@@ -44,6 +44,8 @@ pub struct AlertCommit {
     pub rows: Vec<OutboxRow>,
     /// Vendor incidents announced or ended.
     pub page_incidents: Vec<PageIncidentChange>,
+    /// Model catalogs seen for the first time or changed.
+    pub catalogs: Vec<super::CatalogChange>,
 }
 
 impl AlertCommit {
@@ -53,6 +55,7 @@ impl AlertCommit {
             && self.incidents.is_empty()
             && self.rows.is_empty()
             && self.page_incidents.is_empty()
+            && self.catalogs.is_empty()
     }
 
     /// Appends `other`.
@@ -61,6 +64,7 @@ impl AlertCommit {
         self.incidents.extend(other.incidents);
         self.rows.extend(other.rows);
         self.page_incidents.extend(other.page_incidents);
+        self.catalogs.extend(other.catalogs);
     }
 }
 
