@@ -169,14 +169,7 @@ pub async fn run_with(
         cancel.clone(),
         &tracker,
     );
-    runner::spawn_targets(
-        &config,
-        &tls,
-        tx,
-        cancel.clone(),
-        &tracker,
-        &heartbeat,
-    );
+    runner::spawn_targets(&config, &tls, tx, cancel.clone(), &tracker, &heartbeat);
     tracker.close();
     // Start times are spread over each interval, so say when results will come.
     let first_within = config

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand, ValueEnum};
 use tokio::task::JoinSet;
 
-use crate::correlate::Others;
 use crate::config::{self, Config, LogFormat};
+use crate::correlate::Others;
 use crate::probe::result::ms;
 use crate::probe::tls::TlsConfigs;
 use crate::probe::{Health, ProbeResult, TargetProber};
@@ -445,7 +445,11 @@ async fn check(path: &Path, names: &[String], format: Format) -> u8 {
                     .filter(|o| o.target != r.target)
                     .map(|o| (o.health, o.error_class)),
             );
-            Some(crate::correlate::side(r.error_class?, r.vendor.as_ref(), others))
+            Some(crate::correlate::side(
+                r.error_class?,
+                r.vendor.as_ref(),
+                others,
+            ))
         })
         .collect();
     for (r, side) in results.iter_mut().zip(sides) {
@@ -651,7 +655,9 @@ pub fn table(results: &[ProbeResult]) -> String {
     // quote to support.
     for r in results {
         if let Some(c) = &r.chat {
-            let ttft = c.ttft.map_or("none".to_string(), |d| format!("{:.1} ms", ms(d)));
+            let ttft = c
+                .ttft
+                .map_or("none".to_string(), |d| format!("{:.1} ms", ms(d)));
             out.push_str(&format!(
                 "\n{}: time to first token {ttft}; stream: {} events, {}",
                 r.target,

@@ -170,7 +170,10 @@ mod tests {
             side(ErrorClass::Timeout, Some(&green), fine).text(),
             "vendor reports operational; possibly an unannounced incident"
         );
-        assert_eq!(side(ErrorClass::Upstream, Some(&blocked), fine), Side::Vendor);
+        assert_eq!(
+            side(ErrorClass::Upstream, Some(&blocked), fine),
+            Side::Vendor
+        );
         assert_eq!(side(ErrorClass::Upstream, None, fine), Side::Vendor);
         // Degraded without a named incident still names the page's level.
         assert_eq!(

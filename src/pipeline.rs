@@ -9,15 +9,15 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use crate::alert::engine::{Engine, Observation};
+use crate::alert::{Severity, TransitionKind};
 use crate::config::{StatusPage, Target};
+use crate::correlate::Others;
 use crate::metrics::Metrics;
 use crate::notify::outbox::{Wakers, WallClock};
-use crate::correlate::Others;
-use crate::probe::{Health, ProbeResult};
-use crate::statuspage::{Reading, VendorWord};
-use crate::alert::{Severity, TransitionKind};
 use crate::notify::{new_id, Notification};
 use crate::probe::{Failure, FailureKind};
+use crate::probe::{Health, ProbeResult};
+use crate::statuspage::{Reading, VendorWord};
 use crate::store::{AlertCommit, CatalogChange, OutboxRow, ResultSink, Store};
 
 /// A stable page is recorded at least this often (and on every change).
@@ -247,7 +247,8 @@ impl Pipeline {
     fn catalog(&mut self, target: &Target, r: &ProbeResult, now: chrono::DateTime<chrono::Utc>) {
         let Some(models) = &r.models else { return };
         let before = self.catalogs.get(&target.name).map(Vec::as_slice);
-        let Some(change) = CatalogChange::between(target.name.clone(), before, models, r.checked_at)
+        let Some(change) =
+            CatalogChange::between(target.name.clone(), before, models, r.checked_at)
         else {
             return;
         };
@@ -264,7 +265,11 @@ impl Pipeline {
                 url: target.display_url.to_string(),
                 conditions: vec![Failure::new(
                     FailureKind::CatalogChanged,
-                    format!("model catalog {} ({} models listed)", change.describe(), models.len()),
+                    format!(
+                        "model catalog {} ({} models listed)",
+                        change.describe(),
+                        models.len()
+                    ),
                 )],
                 started_at: r.checked_at,
                 resolved_at: None,

@@ -21,8 +21,12 @@ use upwatch::schedule::{Heartbeat, Ticker};
 
 fn load(text: &str) -> Config {
     let dir = tempfile::tempdir().unwrap();
-    config::parse(&dir.path().join("monitor.toml"), text, &Env::from_pairs(&[]))
-        .unwrap_or_else(|e| panic!("{e}\n{text}"))
+    config::parse(
+        &dir.path().join("monitor.toml"),
+        text,
+        &Env::from_pairs(&[]),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{text}"))
 }
 
 /// Runs every target of `cfg` with one shared tick offset (so a group's targets are due at
@@ -207,13 +211,18 @@ fn targets_without_a_group_get_their_own_gate() {
     let cfg = load(&format!(
         "{}{}",
         target("x", "http://127.0.0.1:9/x", "10s", ""),
-        target("y", "http://127.0.0.1:9/y", "10s", "rate_limit_group = \"k\"")
+        target(
+            "y",
+            "http://127.0.0.1:9/y",
+            "10s",
+            "rate_limit_group = \"k\""
+        )
     ));
     let g = gates(&cfg.targets, &BTreeMap::new());
     assert!(!g["x"].shared);
-    assert!(g["y"].shared, "an undefined group still gates (default max_rps 1)");
-    assert_eq!(
-        cfg.rate_limit_groups.get("k").map(|g| g.max_rps),
-        Some(1.0)
+    assert!(
+        g["y"].shared,
+        "an undefined group still gates (default max_rps 1)"
     );
+    assert_eq!(cfg.rate_limit_groups.get("k").map(|g| g.max_rps), Some(1.0));
 }

@@ -7,28 +7,7 @@ use std::time::Duration;
 
 use common::*;
 use upwatch::config::{self, Env};
-use upwatch::probe::tls::TlsConfigs;
 use upwatch::probe::{FailureKind, Health, HttpVersion, Phase, ProbeResult, TargetProber};
-
-/// Probes the single target described by `body` (TOML keys of one [[target]]) once.
-async fn probe(body: &str, ca: Option<&TestCa>) -> ProbeResult {
-    let dir = tempfile::tempdir().unwrap();
-    let ca_line = match ca {
-        Some(ca) => format!(
-            "tls_ca_file = {:?}\n",
-            ca.write_pem(dir.path()).display().to_string()
-        ),
-        None => String::new(),
-    };
-    let text = format!("[[target]]\nname = \"t\"\nip_version = \"v4\"\n{ca_line}{body}\n");
-    let path = dir.path().join("monitor.toml");
-    let cfg = config::parse(&path, &text, &Env::from_pairs(&[]))
-        .unwrap_or_else(|e| panic!("{e}\n{text}"));
-    let target = cfg.targets[0].clone();
-    let (tls, _) = TlsConfigs::build([target.as_ref()]).unwrap();
-    let mut prober = TargetProber::new(target.clone(), tls.get(&target.tls));
-    prober.probe().await
-}
 
 fn kinds(r: &ProbeResult) -> Vec<FailureKind> {
     r.failures.iter().map(|f| f.kind).collect()

@@ -6,9 +6,9 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Deserialize;
 use super::raw::{RawTarget, S};
 use super::{valid_name, Validator};
+use serde::Deserialize;
 
 /// What a probe does with the response.
 #[derive(Debug, Clone, PartialEq, Eq)]

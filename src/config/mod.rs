@@ -453,7 +453,10 @@ pub fn parse(path: &Path, text: &str, env: &Env) -> Result<Config, ConfigError> 
     }
     let mut rate_limit_groups = v.rate_limit_groups(raw_groups);
     for (name, _) in rate_limit_groups.iter() {
-        if !built.iter().any(|t| t.llm.rate_limit_group.as_ref() == Some(name)) {
+        if !built
+            .iter()
+            .any(|t| t.llm.rate_limit_group.as_ref() == Some(name))
+        {
             warnings.push(format!("rate_limit_group {name:?} is defined but no target uses it (set rate_limit_group = {name:?} on the targets that share the key)"));
         }
     }
@@ -552,10 +555,7 @@ fn named_sections<T: DeserializeOwned>(
             d.push(
                 span,
                 kind,
-                format!(
-                    "expected [{kind}.NAME] tables, found {}",
-                    other.type_str()
-                ),
+                format!("expected [{kind}.NAME] tables, found {}", other.type_str()),
             );
             Vec::new()
         }

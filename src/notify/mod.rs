@@ -98,7 +98,9 @@ impl Notification {
                 self.target,
                 self.duration_text(self.started_at)
             ),
-            TransitionKind::Notice => format!("{test}[NOTICE] {}: {}", self.target, self.headline()),
+            TransitionKind::Notice => {
+                format!("{test}[NOTICE] {}: {}", self.target, self.headline())
+            }
         }
     }
 

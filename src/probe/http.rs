@@ -23,8 +23,8 @@ use url::Host;
 
 use super::llm::ChatStream;
 use super::result::{
-    ChatInfo, Failure, FailureKind, HttpVersion, Phase, Phases, ProbeResult, ResponseInfo, TlsFacts,
-    BODY_EXCERPT_CHARS,
+    ChatInfo, Failure, FailureKind, HttpVersion, Phase, Phases, ProbeResult, ResponseInfo,
+    TlsFacts, BODY_EXCERPT_CHARS,
 };
 use super::tls;
 use crate::config::{IpVersion, ProbeKind, Target};
@@ -347,7 +347,13 @@ impl TargetProber {
             ));
         }
         if status_ok && !body_failed {
-            failures.extend(super::llm::judge_response(&t, &kept, info.size, &info, &mut result));
+            failures.extend(super::llm::judge_response(
+                &t,
+                &kept,
+                info.size,
+                &info,
+                &mut result,
+            ));
         }
         if let Some(mut chat) = stream {
             chat.stream.finish();

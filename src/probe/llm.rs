@@ -217,7 +217,10 @@ pub fn judge_response(
             }
             Err(e) if !t.llm.expect_models.is_empty() => {
                 let cut = if size as usize > kept.len() {
-                    format!(" (only the first {} bytes were kept: raise max_body_size)", kept.len())
+                    format!(
+                        " (only the first {} bytes were kept: raise max_body_size)",
+                        kept.len()
+                    )
                 } else {
                     String::new()
                 };
@@ -291,9 +294,7 @@ mod tests {
             vec!["a", "b", "c"]
         );
         assert!(parse_catalog(b"").unwrap_err().contains("empty"));
-        assert!(parse_catalog(b"<html>")
-            .unwrap_err()
-            .contains("not JSON"));
+        assert!(parse_catalog(b"<html>").unwrap_err().contains("not JSON"));
         assert!(parse_catalog(br#"{"object":"list"}"#)
             .unwrap_err()
             .contains("no \"data\""));
@@ -326,7 +327,9 @@ mod tests {
     #[test]
     fn role_only_and_cut_streams() {
         let mut s = ChatStream::default();
-        assert!(!s.feed(b"data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n"));
+        assert!(!s.feed(
+            b"data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n"
+        ));
         assert!(!s.content && !s.ended_cleanly());
         let mut e = ChatStream::default();
         e.feed(b"data: {\"error\":{\"message\":\"overloaded\"}}\n");

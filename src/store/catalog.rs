@@ -150,10 +150,11 @@ impl Reader {
                 let Some((models, at)) = row else {
                     return Ok(None);
                 };
-                let models = serde_json::from_str(&models).map_err(|source| StoreError::Decode {
-                    what: "model catalog",
-                    source,
-                })?;
+                let models =
+                    serde_json::from_str(&models).map_err(|source| StoreError::Decode {
+                        what: "model catalog",
+                        source,
+                    })?;
                 Ok(Some((
                     models,
                     DateTime::from_timestamp_millis(at).unwrap_or_default(),
@@ -222,11 +223,16 @@ mod tests {
         let at = Utc::now();
         let first = CatalogChange::between("m".into(), None, &v(&["a", "b"]), at).unwrap();
         assert!(!first.is_event());
-        assert!(CatalogChange::between("m".into(), Some(&v(&["a", "b"])), &v(&["a", "b"]), at)
-            .is_none());
-        let ch = CatalogChange::between("m".into(), Some(&v(&["a", "b"])), &v(&["b", "c"]), at)
-            .unwrap();
-        assert_eq!((ch.added.clone(), ch.removed.clone()), (v(&["c"]), v(&["a"])));
+        assert!(
+            CatalogChange::between("m".into(), Some(&v(&["a", "b"])), &v(&["a", "b"]), at)
+                .is_none()
+        );
+        let ch =
+            CatalogChange::between("m".into(), Some(&v(&["a", "b"])), &v(&["b", "c"]), at).unwrap();
+        assert_eq!(
+            (ch.added.clone(), ch.removed.clone()),
+            (v(&["c"]), v(&["a"]))
+        );
         assert_eq!(ch.describe(), "added: c; removed: a");
     }
 }

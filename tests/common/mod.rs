@@ -746,3 +746,103 @@ pub async fn stop_daemon(mut child: tokio::process::Child) -> i32 {
         .unwrap();
     status.code().unwrap_or(-1)
 }
+
+/// A chat-completions endpoint that streams server-sent events the way Mistral's API does.
+/// It checks the request (POST, JSON body with `model`, `stream: true`, `max_tokens: 1`)
+/// and answers 422 otherwise. Paths choose the stream:
+/// - `/delay/MS`: the role event at once, the content event MS ms later, then `[DONE]`
+/// - `/cut`: role and content events, then the connection breaks
+/// - `/nodone`: role and content events, then the body ends without a finish
+/// - `/json`: a whole JSON completion, not a stream
+/// - `/error-event`: an error event in the stream
+pub async fn sse_server() -> Server {
+    use http_body_util::BodyExt;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    serve(listener, |req: Request<Incoming>| async move {
+        let path = req.uri().path().to_string();
+        let post = req.method() == http::Method::POST;
+        let body = req.into_body().collect().await.map(|b| b.to_bytes());
+        let ok = body
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .is_some_and(|v| {
+                v["model"].as_str() == Some("mistral-small-latest")
+                    && v["stream"] == true
+                    && v["max_tokens"] == 1
+                    && v["messages"][0]["content"].is_string()
+            });
+        if !post || !ok {
+            let mut r = Response::new(TestBody::full(
+                r#"{"object":"error","message":"invalid request","type":"invalid_request_error"}"#,
+            ));
+            *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            return r;
+        }
+        const ROLE: &str = "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"mistral-small-latest\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n";
+        const CONTENT: &str = "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"mistral-small-latest\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"ok\"},\"finish_reason\":\"length\"}],\"usage\":{\"prompt_tokens\":10,\"total_tokens\":11,\"completion_tokens\":1}}\n\n";
+        const OPEN: &str = "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"ok\"},\"finish_reason\":null}]}\n\n";
+        let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let (content_type, body) = match parts.as_slice() {
+            ["delay", ms] => (
+                "text/event-stream",
+                TestBody {
+                    first: Some(Bytes::from(ROLE)),
+                    rest: Some(Bytes::from(format!("{CONTENT}data: [DONE]\n\n"))),
+                    sleep: Some(Box::pin(tokio::time::sleep(Duration::from_millis(
+                        ms.parse().unwrap_or(0),
+                    )))),
+                    fail_after_first: false,
+                },
+            ),
+            ["cut"] => (
+                "text/event-stream",
+                TestBody {
+                    first: Some(Bytes::from(format!("{ROLE}{OPEN}"))),
+                    rest: None,
+                    sleep: Some(Box::pin(tokio::time::sleep(Duration::from_millis(50)))),
+                    fail_after_first: true,
+                },
+            ),
+            ["nodone"] => (
+                "text/event-stream",
+                TestBody::full(format!("{ROLE}{OPEN}")),
+            ),
+            ["json"] => (
+                "application/json",
+                TestBody::full(r#"{"id":"c1","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"length"}]}"#),
+            ),
+            _ => (
+                "text/event-stream",
+                TestBody::full(format!(
+                    "{ROLE}data: {{\"error\":{{\"message\":\"Service tier capacity exceeded for this model.\",\"type\":\"service_tier_capacity_exceeded\"}}}}\n\n"
+                )),
+            ),
+        };
+        let mut r = Response::new(body);
+        r.headers_mut()
+            .insert("content-type", content_type.parse().unwrap());
+        r.headers_mut()
+            .insert("mistral-correlation-id", "corr-chat-1".parse().unwrap());
+        r
+    })
+}
+
+/// Probes the single target described by `body` (TOML keys of one [[target]]) once.
+pub async fn probe(body: &str, ca: Option<&TestCa>) -> upwatch::probe::ProbeResult {
+    let dir = tempfile::tempdir().unwrap();
+    let ca_line = match ca {
+        Some(ca) => format!(
+            "tls_ca_file = {:?}\n",
+            ca.write_pem(dir.path()).display().to_string()
+        ),
+        None => String::new(),
+    };
+    let text = format!("[[target]]\nname = \"t\"\nip_version = \"v4\"\n{ca_line}{body}\n");
+    let path = dir.path().join("monitor.toml");
+    let cfg = upwatch::config::parse(&path, &text, &upwatch::config::Env::from_pairs(&[]))
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let target = cfg.targets[0].clone();
+    let (tls, _) = upwatch::probe::tls::TlsConfigs::build([target.as_ref()]).unwrap();
+    let mut prober = upwatch::probe::TargetProber::new(target.clone(), tls.get(&target.tls));
+    prober.probe().await
+}
