@@ -10,8 +10,11 @@ for t in statuspage instatus_checkly incidentio_betterstack_rootly statusio_uppt
     mkdir -p "corpus/$t"
     find "$fixtures" -type f ! -name '*.md' -exec cp {} "corpus/$t/" \;
 done
+# Provider answers: error bodies, rate-limit headers, catalog, chat stream.
+mkdir -p corpus/provider
+find ../tests/fixtures/provider -type f ! -name '*.md' -exec cp {} corpus/provider/ \;
 if [[ $# -ge 1 ]]; then
-    for t in statuspage instatus_checkly incidentio_betterstack_rootly statusio_upptime feed html; do
+    for t in statuspage instatus_checkly incidentio_betterstack_rootly statusio_upptime feed html provider; do
         cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$1" -max_len=262144
     done
 fi

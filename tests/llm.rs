@@ -336,3 +336,53 @@ fn chat_targets_are_configured_with_their_own_defaults() {
         "{err}"
     );
 }
+
+#[test]
+fn the_provider_fixtures_decode() {
+    let read = |f: &str| {
+        std::fs::read(format!(
+            "{}/tests/fixtures/provider/{f}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+    use upwatch::probe::{llm, provider, ratelimit};
+    let e = provider::decode_error(&read("openai-429-quota.json")).unwrap();
+    assert_eq!(e.kind.as_deref(), Some("insufficient_quota"));
+    assert!(provider::mentions_billing(Some(&e)));
+    let e = provider::decode_error(&read("mistral-401.json")).unwrap();
+    assert_eq!(
+        (e.message.as_deref(), e.code.as_deref()),
+        (Some("Unauthorized"), Some("1000"))
+    );
+    let e = provider::decode_error(&read("fastapi-422.json")).unwrap();
+    assert!(e
+        .message
+        .unwrap()
+        .contains("Input should be greater than 0"));
+    let e = provider::decode_error(&read("flat-403.json")).unwrap();
+    assert!(provider::mentions_billing(Some(&e)));
+
+    let text = String::from_utf8(read("headers.txt")).unwrap();
+    let headers: Vec<(String, String)> = text
+        .lines()
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let now = "2026-10-21T07:27:00Z".parse().unwrap();
+    let limits = ratelimit::parse(&headers, now);
+    assert_eq!(limits.retry_after_s, Some(60.0));
+    let tight = limits.tightest().unwrap();
+    assert_eq!(
+        (tight.kind.as_str(), tight.remaining),
+        ("requests", Some(0.0))
+    );
+
+    let mut s = llm::ChatStream::default();
+    assert!(s.feed(&read("stream.sse")));
+    assert!(s.done);
+    assert_eq!(
+        llm::parse_catalog(&read("catalog.json")).unwrap(),
+        vec!["codestral-latest", "mistral-small-latest"]
+    );
+}

@@ -417,6 +417,33 @@ mod tests {
     }
 
     #[test]
+    fn the_diagnosis_comes_from_the_result() {
+        assert!(sample(TransitionKind::Firing).diagnosis().is_empty());
+        let mut n = sample(TransitionKind::Firing);
+        n.last_result = serde_json::json!({
+            "error_class": "auth",
+            "remedy": "the key was rejected",
+            "side": {"side": "account", "text": "your account or key"},
+            "provider_error": {"type": "invalid_request_error", "message": "Unauthorized"},
+            "request_ids": {"x-request-id": "req-401"},
+        });
+        assert_eq!(
+            n.diagnosis(),
+            vec![
+                ("Cause", "auth: the key was rejected".to_string()),
+                ("Likely", "your account or key".to_string()),
+                ("Provider", "Unauthorized".to_string()),
+                ("Request", "x-request-id: req-401".to_string()),
+            ]
+        );
+        let text = crate::notify::slack::payload(&n).to_string();
+        assert!(text.contains("*Likely:* your account or key"), "{text}");
+        let (plain, html) = crate::notify::email::bodies(&n);
+        assert!(plain.contains("Cause:    auth: the key was rejected"), "{plain}");
+        assert!(html.contains("<b>Request:</b> x-request-id: req-401"), "{html}");
+    }
+
+    #[test]
     fn durations_and_retry_after() {
         assert_eq!(human_duration(Duration::from_secs(3780)), "1h 3m");
         assert_eq!(human_duration(Duration::from_secs(45)), "45s");
