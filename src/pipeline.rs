@@ -373,6 +373,9 @@ pub fn log_result(r: &ProbeResult) {
             status,
             latency_ms,
             failures = %r.failure_summary(),
+            error_class = r.error_class.map_or("", |c| c.as_str()),
+            likely = %r.side.as_ref().map(|s| s.text()).unwrap_or_default(),
+            request_id = r.response.as_ref().and_then(|x| x.request_ids.first()).map_or("", |(_, v)| v.as_str()),
             "probe {}",
             r.health.as_str()
         ),

@@ -439,8 +439,14 @@ mod tests {
         let text = crate::notify::slack::payload(&n).to_string();
         assert!(text.contains("*Likely:* your account or key"), "{text}");
         let (plain, html) = crate::notify::email::bodies(&n);
-        assert!(plain.contains("Cause:    auth: the key was rejected"), "{plain}");
-        assert!(html.contains("<b>Request:</b> x-request-id: req-401"), "{html}");
+        assert!(
+            plain.contains("Cause:    auth: the key was rejected"),
+            "{plain}"
+        );
+        assert!(
+            html.contains("<b>Request:</b> x-request-id: req-401"),
+            "{html}"
+        );
     }
 
     #[test]
