@@ -171,6 +171,19 @@ pub async fn run_with(
     );
     runner::spawn_targets(&config, &tls, tx, cancel.clone(), &tracker, &heartbeat);
     tracker.close();
+    let sd = crate::sdnotify::SdNotify::from_env();
+    let supervisor = tokio::spawn(supervise(
+        sd,
+        crate::sdnotify::watchdog_period(),
+        heartbeat.clone(),
+        store.clone(),
+        format!(
+            "probing {} target(s) and {} status page(s)",
+            config.targets.len(),
+            config.status_pages.len()
+        ),
+        cancel.clone(),
+    ));
     // Start times are spread over each interval, so say when results will come.
     let first_within = config
         .targets
@@ -206,6 +219,7 @@ pub async fn run_with(
         humantime::format_duration(grace)
     );
     cancel.cancel();
+    let _ = supervisor.await;
     let deadline = tokio::time::Instant::now() + grace;
     let probes_done = tokio::time::timeout_at(deadline, tracker.wait())
         .await
@@ -259,4 +273,132 @@ pub async fn run_with(
         tracing::warn!("grace period of {} ran out; unfinished work was abandoned (queued notifications stay in the outbox)", humantime::format_duration(grace));
     }
     Ok(Stopped { results, clean })
+}
+
+/// Tells systemd (when it listens) that the daemon is ready, what it is doing, and, while
+/// every target keeps the deadline it promised the heartbeat, that it is alive. A wedged
+/// scheduler, pipeline or runtime stops the `WATCHDOG=1` pings, and systemd restarts the
+/// service. Ends when `cancel` fires (the caller says whether that is a stop or a reload).
+async fn supervise(
+    sd: Option<crate::sdnotify::SdNotify>,
+    watchdog: Option<Duration>,
+    heartbeat: Heartbeat,
+    store: Store,
+    doing: String,
+    cancel: CancellationToken,
+) {
+    let Some(sd) = sd else {
+        cancel.cancelled().await;
+        return;
+    };
+    sd.send(&format!("READY=1\nSTATUS={doing}"));
+    tracing::info!(
+        watchdog_s = watchdog.map(|w| w.as_secs_f64()),
+        "told systemd: ready"
+    );
+    // Ping at half the watchdog period, as systemd recommends; refresh STATUS as often.
+    let every = watchdog.map_or(Duration::from_secs(15), |w| {
+        (w / 2).max(Duration::from_millis(100))
+    });
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut was_late = false;
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        let late = heartbeat.overdue(tokio::time::Instant::now());
+        let firing = match store.alert_states().await {
+            Ok(states) => states
+                .iter()
+                .filter(|(_, s)| s.phase == crate::alert::state::AlertPhase::Firing)
+                .count()
+                .to_string(),
+            Err(_) => "?".to_string(),
+        };
+        if late.is_empty() {
+            if watchdog.is_some() {
+                sd.send("WATCHDOG=1");
+            }
+            sd.send(&format!("STATUS={doing}, {firing} alert(s) firing"));
+            was_late = false;
+        } else {
+            let (name, by) = &late[0];
+            let line = format!(
+                "{} target(s) past their deadline ({name} by {}); watchdog pings withheld",
+                late.len(),
+                humantime::format_duration(Duration::from_secs(by.as_secs()))
+            );
+            if !was_late {
+                tracing::error!("{line}");
+            }
+            was_late = true;
+            sd.send(&format!("STATUS={line}"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixDatagram;
+
+    fn drain(rx: &UnixDatagram) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 512];
+        while let Ok(n) = rx.recv(&mut buf) {
+            out.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        out
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn watchdog_pings_stop_while_a_target_is_past_its_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notify.sock");
+        let rx = UnixDatagram::bind(&path).unwrap();
+        rx.set_nonblocking(true).unwrap();
+        let sd = crate::sdnotify::SdNotify::connect(path.to_str().unwrap()).unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let hb = Heartbeat::default();
+        let name: Arc<str> = Arc::from("models");
+        hb.expect_by(
+            &name,
+            tokio::time::Instant::now() + Duration::from_millis(850),
+        );
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(supervise(
+            Some(sd),
+            Some(Duration::from_millis(400)),
+            hb.clone(),
+            store,
+            "probing 1 target(s)".into(),
+            cancel.clone(),
+        ));
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        let first = drain(&rx);
+        assert_eq!(first[0], "READY=1\nSTATUS=probing 1 target(s)");
+        let pings = first.iter().filter(|m| *m == "WATCHDOG=1").count();
+        assert!(pings >= 3, "{first:?}");
+        assert!(first.contains(&"STATUS=probing 1 target(s), 0 alert(s) firing".to_string()));
+
+        // The target's deadline passes: no ping while it stays late.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let wedged = drain(&rx);
+        assert!(!wedged.contains(&"WATCHDOG=1".to_string()), "{wedged:?}");
+        assert!(
+            wedged
+                .iter()
+                .any(|m| m.contains("past their deadline (models by")),
+            "{wedged:?}"
+        );
+
+        // It catches up: pings resume.
+        hb.expect_by(&name, tokio::time::Instant::now() + Duration::from_secs(60));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(drain(&rx).contains(&"WATCHDOG=1".to_string()));
+        cancel.cancel();
+        task.await.unwrap();
+    }
 }

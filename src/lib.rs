@@ -15,6 +15,7 @@ pub mod notify;
 pub mod pipeline;
 pub mod probe;
 pub mod schedule;
+pub mod sdnotify;
 pub mod secret;
 pub mod server;
 pub mod shutdown;

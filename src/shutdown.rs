@@ -1,4 +1,5 @@
 //! Signals: the first SIGINT/SIGTERM starts a graceful shutdown; a second one exits at once.
+//! SIGHUP asks for a reload (see `cli::run`).
 
 /// Waits for SIGINT or SIGTERM and returns its name.
 pub async fn signal() -> &'static str {
@@ -34,4 +35,42 @@ pub fn exit_on_second_signal() {
         eprintln!("upwatch: second {name}, exiting now");
         std::process::exit(130);
     });
+}
+
+/// SIGHUP, caught for the daemon's lifetime (its default action would end the process).
+pub struct Hangups {
+    #[cfg(unix)]
+    inner: Option<tokio::signal::unix::Signal>,
+}
+
+impl Hangups {
+    /// Starts catching SIGHUP.
+    pub fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Hangups {
+                inner: signal(SignalKind::hangup()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        Hangups {}
+    }
+
+    /// Waits for the next SIGHUP (forever, where there are none).
+    pub async fn recv(&mut self) {
+        #[cfg(unix)]
+        if let Some(s) = &mut self.inner {
+            if s.recv().await.is_some() {
+                return;
+            }
+        }
+        std::future::pending::<()>().await
+    }
+}
+
+impl Default for Hangups {
+    fn default() -> Self {
+        Self::new()
+    }
 }
