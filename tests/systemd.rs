@@ -157,3 +157,37 @@ fn the_unit_has_what_the_daemon_relies_on() {
         );
     }
 }
+
+#[tokio::test]
+async fn under_journald_lines_carry_a_priority_and_no_timestamp() {
+    let port = closed_port().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("monitor.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[target]]\nname = \"t\"\nurl = \"http://127.0.0.1:{port}/\"\nbearer_token = \"\"\n"
+        ),
+    )
+    .unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_upwatch"))
+        .env("JOURNAL_STREAM", "8:12345")
+        .env("UPWATCH_LOG", "info")
+        .arg("--config")
+        .arg(&cfg)
+        .arg("check")
+        .output()
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let warn = err
+        .lines()
+        .find(|l| l.contains("bearer_token is empty"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(warn.starts_with("<4>"), "{warn}");
+    assert!(!warn.contains("2026-") && !warn.contains("T0"), "{warn}");
+    assert!(
+        err.lines().all(|l| l.starts_with('<')),
+        "every line has a priority: {err}"
+    );
+}
