@@ -240,7 +240,11 @@ pub fn judge_response(
 pub fn judge_stream(t: &Target, chat: &ChatInfo, info: &ResponseInfo) -> Vec<Failure> {
     let s = &chat.stream;
     let broken = if let Some(e) = &s.error {
-        Some(format!("the stream carried an error event: {e}"))
+        // Providers may echo the request (and so the key) in an error.
+        Some(format!(
+            "the stream carried an error event: {}",
+            t.redactor.redact(e)
+        ))
     } else if s.events == 0 {
         let ct = info.header("content-type").unwrap_or("none");
         Some(format!(
