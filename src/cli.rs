@@ -68,6 +68,10 @@ pub enum Command {
     },
     /// Check the config and exit: 0 when valid, 2 with every error.
     Validate,
+    /// Ask the running daemon's `/healthz` (on the configured `listen` address) whether
+    /// its scheduler is on time: exit 0 if so, 1 if not or if nothing answers. For
+    /// container health checks: no curl needed.
+    Healthcheck,
     /// Send a clearly labelled test notification through each channel (not through the
     /// outbox); print `ok` or the exact error per channel; exit 1 if any failed.
     TestAlert {
@@ -102,6 +106,7 @@ pub fn main(cli: Cli) -> ExitCode {
     let code = runtime.block_on(async {
         match cli.command {
             Command::Validate => validate(&cli.config),
+            Command::Healthcheck => healthcheck(&cli.config).await,
             Command::Check { targets, format } => check(&cli.config, &targets, format).await,
             Command::Run => run(&cli.config).await,
             Command::Status { targets, format } => status(&cli.config, &targets, format).await,
@@ -372,6 +377,52 @@ fn reload(path: &Path) -> Option<Config> {
                 "the new configuration is invalid; still running the previous one:\n{e}"
             );
             None
+        }
+    }
+}
+
+async fn healthcheck(path: &Path) -> u8 {
+    let config = match load(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    // A wildcard listen address is reached on loopback.
+    let mut addr = config.daemon.listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let url = format!("http://{addr}/healthz");
+    let client = match reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .no_proxy()
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("upwatch: cannot build an HTTP client: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    match client.get(&url).send().await {
+        Ok(resp) => {
+            let ok = resp.status().is_success();
+            let body = resp.text().await.unwrap_or_default();
+            print!("{body}");
+            if ok {
+                EXIT_OK
+            } else {
+                EXIT_UNHEALTHY
+            }
+        }
+        Err(e) => {
+            println!(
+                "unhealthy: no answer from {url}: {}",
+                crate::error_chain(&e)
+            );
+            EXIT_UNHEALTHY
         }
     }
 }

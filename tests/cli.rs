@@ -304,3 +304,48 @@ async fn run_names_a_listen_address_that_is_taken() {
         "{all}"
     );
 }
+
+#[tokio::test]
+async fn healthcheck_asks_the_running_daemon() {
+    let target = start(None).await;
+    // A free port for the daemon to listen on (healthcheck reads it from the config).
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        &dir,
+        &format!(
+            "[daemon]\nstate_dir = \"state\"\nlisten = \"0.0.0.0:{port}\"\n\n[[target]]\nname = \"ok\"\nurl = \"http://127.0.0.1:{}/ok\"\ninterval = \"1s\"\ntimeout = \"1s\"\n",
+            target.port()
+        ),
+    );
+    let down = run(&["healthcheck"], &cfg).await;
+    assert_eq!(
+        down.code, 1,
+        "nothing listens yet: {} {}",
+        down.stdout, down.stderr
+    );
+    assert!(down
+        .stdout
+        .starts_with("unhealthy: no answer from http://127.0.0.1:"));
+
+    let child = spawn_daemon(&cfg);
+    let mut up = run(&["healthcheck"], &cfg).await;
+    for _ in 0..50 {
+        if up.code == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        up = run(&["healthcheck"], &cfg).await;
+    }
+    assert_eq!(up.code, 0, "{} {}", up.stdout, up.stderr);
+    assert!(
+        up.stdout
+            .starts_with("ok: scheduler running, 1 target(s) on time"),
+        "{}",
+        up.stdout
+    );
+    assert_eq!(stop_daemon(child).await, 0);
+}
