@@ -99,6 +99,30 @@ async fn retry_after_holds_the_next_probe() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_absurd_retry_after_is_capped_not_a_panic() {
+    let site = VendorSite::start(vec![Page::json("/v1/models", "{}")
+        .with_status(429)
+        .with_header("retry-after", "1e300")])
+    .await;
+    let cfg = load(&target(
+        "models",
+        &format!("{}/v1/models", site.url()),
+        "60s",
+        "",
+    ));
+    let (mut rx, cancel) = run(&cfg);
+    rx.recv().await.unwrap();
+    site.set(vec![Page::json("/v1/models", r#"{"data":[]}"#)]);
+    assert_eq!(rx.recv().await.unwrap().status, Some(200));
+    cancel.cancel();
+    let times: Vec<Instant> = site.times.lock().unwrap().iter().map(|t| t.1).collect();
+    // Held for the 6 h cap, then the first tick of the 60 s grid after it.
+    let gap = times[1] - times[0];
+    assert!(gap >= Duration::from_secs(6 * 3600), "{gap:?}");
+    assert!(close(gap, Duration::from_secs(6 * 3600 + 60)), "{gap:?}");
+}
+
+#[tokio::test(start_paused = true)]
 async fn without_retry_after_backoff_doubles_to_ten_intervals() {
     let site = VendorSite::start(vec![Page::json("/v1/models", "{}").with_status(429)]).await;
     let cfg = load(&target(

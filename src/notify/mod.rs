@@ -365,12 +365,8 @@ pub(crate) async fn http_outcome(
 
 /// `Retry-After` as seconds or an HTTP date.
 pub fn parse_retry_after(v: &str, now: DateTime<Utc>) -> Option<Duration> {
-    let v = v.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = DateTime::parse_from_rfc2822(v).ok()?.with_timezone(&Utc);
-    Some((at - now).to_std().unwrap_or(Duration::ZERO))
+    crate::probe::ratelimit::parse_retry_after(v, now)
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
 }
 
 #[cfg(test)]
@@ -465,5 +461,10 @@ mod tests {
             Some(Duration::from_secs(30))
         );
         assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(
+            parse_retry_after("1e300", now),
+            None,
+            "too large, not a panic"
+        );
     }
 }

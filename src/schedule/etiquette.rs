@@ -113,7 +113,12 @@ impl Gate {
             .as_ref()
             .and_then(|resp| resp.ratelimit.retry_after_s)
             .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(|s| Duration::from_secs_f64(s).min(MAX_RETRY_AFTER));
+            // A value too large for a Duration ("1e300") is the cap, not a panic.
+            .map(|s| {
+                Duration::try_from_secs_f64(s)
+                    .unwrap_or(MAX_RETRY_AFTER)
+                    .min(MAX_RETRY_AFTER)
+            });
         let (until, reason) = match retry_after {
             Some(wait) => {
                 s.strikes = 0;

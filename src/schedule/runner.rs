@@ -62,6 +62,8 @@ pub async fn run_target(
     // The longest one probe may take: every attempt timing out, plus the waits between.
     let t = prober.target();
     let budget = t.timeout * (t.retries + 1) + t.retry_delay * t.retries + SLACK;
+    // Backoff after a 429 counts in these.
+    let period = t.schedule.nominal_period(chrono::Utc::now());
     loop {
         let now = Instant::now();
         // While the gate is held (a 429), plan from the end of the hold: the ticks before
@@ -115,7 +117,6 @@ pub async fn run_target(
         // Not raced against `cancel`: an in-flight probe finishes so its result is kept.
         let result = prober.probe().await;
         drop(permit);
-        let period = prober.target().schedule.nominal_period(chrono::Utc::now());
         // Backoff counts from the tick, so the hold ends on a tick of the schedule.
         if let Some(hold) = gate.observe(&result, period, tick.at, Instant::now()) {
             tracing::warn!(

@@ -29,6 +29,20 @@ fn store_error(e: StoreError) -> Response {
     error(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
 }
 
+/// `limit=N` (1 to [`MAX_LIMIT`], default [`DEFAULT_LIMIT`]), or the 400 answer.
+fn limit_param(q: &HashMap<String, String>) -> Result<u32, Response> {
+    match q.get("limit") {
+        None => Ok(DEFAULT_LIMIT),
+        Some(s) => match s.parse::<u32>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+            _ => Err(error(
+                StatusCode::BAD_REQUEST,
+                format!("limit: {s:?} must be a whole number from 1 to {MAX_LIMIT}"),
+            )),
+        },
+    }
+}
+
 fn unknown_target(name: &str) -> Response {
     error(
         StatusCode::NOT_FOUND,
@@ -85,17 +99,9 @@ pub async fn results(
             }
         },
     };
-    let limit = match q.get("limit") {
-        None => DEFAULT_LIMIT,
-        Some(s) => match s.parse::<u32>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-            _ => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    format!("limit: {s:?} must be a whole number from 1 to {MAX_LIMIT}"),
-                )
-            }
-        },
+    let limit = match limit_param(&q) {
+        Ok(n) => n,
+        Err(r) => return r,
     };
     match state.reader.results(&name, since, limit).await {
         Ok(results) => Json(json!({
@@ -195,17 +201,9 @@ pub async fn catalog(
     let Some(t) = state.target(&name) else {
         return unknown_target(&name);
     };
-    let limit = match q.get("limit") {
-        None => DEFAULT_LIMIT,
-        Some(s) => match s.parse::<u32>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-            _ => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    format!("limit: {s:?} must be a whole number from 1 to {MAX_LIMIT}"),
-                )
-            }
-        },
+    let limit = match limit_param(&q) {
+        Ok(n) => n,
+        Err(r) => return r,
     };
     let now = (state.clock)();
     let current = state.reader.catalog(t.name.to_string()).await;
