@@ -29,15 +29,14 @@ fn store_error(e: StoreError) -> Response {
     error(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
 }
 
-/// `limit=N` (1 to [`MAX_LIMIT`], default [`DEFAULT_LIMIT`]), or the 400 answer.
-fn limit_param(q: &HashMap<String, String>) -> Result<u32, Response> {
+/// `limit=N` (1 to [`MAX_LIMIT`], default [`DEFAULT_LIMIT`]), or what is wrong with it.
+fn limit_param(q: &HashMap<String, String>) -> Result<u32, String> {
     match q.get("limit") {
         None => Ok(DEFAULT_LIMIT),
         Some(s) => match s.parse::<u32>() {
             Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            _ => Err(error(
-                StatusCode::BAD_REQUEST,
-                format!("limit: {s:?} must be a whole number from 1 to {MAX_LIMIT}"),
+            _ => Err(format!(
+                "limit: {s:?} must be a whole number from 1 to {MAX_LIMIT}"
             )),
         },
     }
@@ -101,7 +100,7 @@ pub async fn results(
     };
     let limit = match limit_param(&q) {
         Ok(n) => n,
-        Err(r) => return r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     match state.reader.results(&name, since, limit).await {
         Ok(results) => Json(json!({
@@ -203,7 +202,7 @@ pub async fn catalog(
     };
     let limit = match limit_param(&q) {
         Ok(n) => n,
-        Err(r) => return r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     let now = (state.clock)();
     let current = state.reader.catalog(t.name.to_string()).await;
