@@ -68,6 +68,13 @@ pub async fn run_with(
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
+    for var in &config.overrides {
+        let key = crate::config::ENV_OVERRIDES
+            .iter()
+            .find(|(v, _)| v == var)
+            .map_or("?", |(_, k)| *k);
+        tracing::info!("daemon.{key} comes from the environment ({var}), not the file");
+    }
     let (tls, tls_warnings) = TlsConfigs::build(config.targets.iter().map(|t| t.as_ref()))?;
     for w in &tls_warnings {
         tracing::warn!("{w}");

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 pub struct Diagnostic {
     /// The file as the user named it.
     pub file: String,
-    /// 1-based line.
+    /// 1-based line; 0 when the value came from an environment variable.
     pub line: usize,
     /// 1-based column (in characters).
     pub column: usize,
@@ -21,7 +21,12 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
+        if self.line == 0 {
+            // Not from the file: an environment variable, named in `file`.
+            write!(f, "{}: ", self.file)?;
+        } else {
+            write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
+        }
         if !self.context.is_empty() {
             write!(f, "{}: ", self.context)?;
         }
@@ -92,6 +97,20 @@ impl<'a> Diagnostics<'a> {
                 file: self.file.clone(),
                 line,
                 column,
+                context: context.to_string(),
+                message: message.into(),
+            },
+        ));
+    }
+
+    /// Records a problem with the value of environment variable `var` (no line to name).
+    pub(crate) fn push_env(&mut self, var: &str, context: &str, message: impl Into<String>) {
+        self.items.push((
+            usize::MAX,
+            Diagnostic {
+                file: format!("environment variable {var}"),
+                line: 0,
+                column: 0,
                 context: context.to_string(),
                 message: message.into(),
             },

@@ -84,6 +84,9 @@ pub struct Config {
     pub rate_limit_groups: BTreeMap<Arc<str>, RateLimitGroup>,
     /// Valid but questionable settings, logged at start (e.g. `tls_insecure`).
     pub warnings: Vec<String>,
+    /// The `UPWATCH_*` variables that overrode `[daemon]` keys (see [`ENV_OVERRIDES`]),
+    /// logged at start so a value that is not the file's is never a mystery.
+    pub overrides: Vec<&'static str>,
 }
 
 impl Config {
@@ -348,6 +351,7 @@ pub fn parse(path: &Path, text: &str, env: &Env) -> Result<Config, ConfigError> 
         env,
         config_dir: config_dir.clone(),
         text,
+        overrides: Vec::new(),
     };
     let raw_daemon = daemon.unwrap_or_default();
     let mut redactor = Redactor::default();
@@ -500,6 +504,7 @@ pub fn parse(path: &Path, text: &str, env: &Env) -> Result<Config, ConfigError> 
         store: store.unwrap_or_default(),
         rate_limit_groups,
         warnings,
+        overrides: v.overrides,
     })
 }
 
@@ -675,9 +680,34 @@ struct Validator<'a> {
     env: &'a Env,
     config_dir: PathBuf,
     text: &'a str,
+    overrides: Vec<&'static str>,
 }
 
 impl Validator<'_> {
+    /// `value` from the file, replaced by environment variable `var` when that is set and
+    /// not empty. A bad value is reported against the variable, not the file.
+    fn env_override<T>(
+        &mut self,
+        var: &'static str,
+        ctx: &str,
+        value: Option<T>,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        let Some(text) = self.env.dir_var(var) else {
+            return value;
+        };
+        drop(value);
+        self.overrides.push(var);
+        match parse(text.trim()) {
+            // A bad value in the file is still reported: the file must be valid on its own.
+            Ok(v) => Some(v),
+            Err(m) => {
+                self.d.push_env(var, ctx, m);
+                None
+            }
+        }
+    }
+
     /// Expands `${VAR}` in a string value, recording substituted values in `redactor`.
     fn string(
         &mut self,
@@ -941,51 +971,47 @@ impl Validator<'_> {
             Some(s) => self.string(ctx, "state_dir", s, None).map(PathBuf::from),
             None => Some(PathBuf::from("state")),
         };
-        let state_dir = state_dir.map(|p| match self.env.dir_var("STATE_DIRECTORY") {
-            // systemd may pass several, colon-separated; the first is ours.
-            Some(dirs) => PathBuf::from(dirs.split(':').next().unwrap_or(&dirs)),
-            None if p.is_relative() => self.config_dir.join(p),
-            None => p,
-        });
+        let state_dir = match self.env.dir_var("UPWATCH_STATE_DIR") {
+            // An explicit override is taken as given (relative to the working directory).
+            Some(dir) => {
+                self.overrides.push("UPWATCH_STATE_DIR");
+                Some(PathBuf::from(dir))
+            }
+            None => state_dir.map(|p| match self.env.dir_var("STATE_DIRECTORY") {
+                // systemd may pass several, colon-separated; the first is ours.
+                Some(dirs) => PathBuf::from(dirs.split(':').next().unwrap_or(&dirs)),
+                None if p.is_relative() => self.config_dir.join(p),
+                None => p,
+            }),
+        };
         let listen = match &r.listen {
             Some(s) => self.string(ctx, "listen", s, None).and_then(|text| {
-                text.parse::<SocketAddr>()
-                    .map_err(|_| {
-                        self.d.push(
-                            s.span(),
-                            ctx,
-                            format!("listen: {text:?} is not an address:port, e.g. \"127.0.0.1:9777\" or \"[::1]:9777\""),
-                        )
-                    })
+                parse_listen(&text)
+                    .map_err(|m| self.d.push(s.span(), ctx, m))
                     .ok()
             }),
             None => Some(SocketAddr::from(([127, 0, 0, 1], 9777))),
         };
-        let log_format = self.choice(
-            ctx,
-            "log_format",
-            &r.log_format,
-            &[
-                ("auto", LogFormat::Auto),
-                ("pretty", LogFormat::Pretty),
-                ("json", LogFormat::Json),
-            ],
-        );
+        let listen = self.env_override("UPWATCH_LISTEN", ctx, listen, parse_listen);
+        let log_format = self
+            .choice(ctx, "log_format", &r.log_format, LOG_FORMATS)
+            .map(|f| f.unwrap_or(LogFormat::Auto));
+        let log_format = self.env_override("UPWATCH_LOG_FORMAT", ctx, log_format, |text| {
+            LOG_FORMATS
+                .iter()
+                .find(|(name, _)| *name == text)
+                .map(|(_, f)| *f)
+                .ok_or_else(|| format!("log_format: {text:?} is not one of auto | pretty | json"))
+        });
         let location = match &r.location {
             Some(s) => self.string(ctx, "location", s, None).and_then(|l| {
-                if valid_label(&l) {
-                    Some(l)
-                } else {
-                    self.d.push(
-                        s.span(),
-                        ctx,
-                        format!("location: {l:?} must be 1-64 characters of a-z, A-Z, 0-9, _ . -"),
-                    );
-                    None
-                }
+                check_location(&l)
+                    .map_err(|m| self.d.push(s.span(), ctx, m))
+                    .ok()
             }),
             None => Some("local".to_string()),
         };
+        let location = self.env_override("UPWATCH_LOCATION", ctx, location, check_location);
         let max_concurrency = self.int_in(ctx, "max_concurrency", &r.max_concurrency, 1..1_000_001);
         let grace = self.duration(ctx, "shutdown_grace", &r.shutdown_grace, true);
         let api_token = match (&r.api_token, &r.api_token_file) {
@@ -1019,7 +1045,7 @@ impl Validator<'_> {
             protect_metrics: protect_metrics.unwrap_or(false),
             state_dir: state_dir?,
             listen: listen?,
-            log_format: log_format?.unwrap_or(LogFormat::Auto),
+            log_format: log_format?,
             location: location?,
             max_concurrency: max_concurrency?.map_or(256, |n| n as usize),
             shutdown_grace: grace?.unwrap_or(Duration::from_secs(10)),
@@ -1404,6 +1430,37 @@ fn valid_name(s: &str) -> bool {
     (1..=64).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// The `log_format` names.
+const LOG_FORMATS: &[(&str, LogFormat)] = &[
+    ("auto", LogFormat::Auto),
+    ("pretty", LogFormat::Pretty),
+    ("json", LogFormat::Json),
+];
+
+/// The environment variables that override `[daemon]` keys, for container users.
+pub const ENV_OVERRIDES: [(&str, &str); 4] = [
+    ("UPWATCH_LISTEN", "listen"),
+    ("UPWATCH_LOG_FORMAT", "log_format"),
+    ("UPWATCH_STATE_DIR", "state_dir"),
+    ("UPWATCH_LOCATION", "location"),
+];
+
+fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    text.parse::<SocketAddr>().map_err(|_| {
+        format!("listen: {text:?} is not an address:port, e.g. \"127.0.0.1:9777\" or \"[::1]:9777\"")
+    })
+}
+
+fn check_location(l: &str) -> Result<String, String> {
+    if valid_label(l) {
+        Ok(l.to_string())
+    } else {
+        Err(format!(
+            "location: {l:?} must be 1-64 characters of a-z, A-Z, 0-9, _ . -"
+        ))
+    }
 }
 
 fn valid_label(s: &str) -> bool {

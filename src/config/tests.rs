@@ -214,6 +214,49 @@ fn state_directory_from_systemd_wins() {
 }
 
 #[test]
+fn container_environment_overrides_the_daemon_section() {
+    let text = format!(
+        "[daemon]\nstate_dir = \"/tmp/x\"\nlisten = \"127.0.0.1:1\"\nlocation = \"file\"\n{MINIMAL}"
+    );
+    let env = [
+        ("UPWATCH_LISTEN", "0.0.0.0:9777"),
+        ("UPWATCH_LOG_FORMAT", "json"),
+        ("UPWATCH_STATE_DIR", "/var/lib/upwatch"),
+        ("UPWATCH_LOCATION", "eu-west"),
+        // The explicit override wins over systemd's.
+        ("STATE_DIRECTORY", "/var/lib/other"),
+    ];
+    let c = parse_str(&text, &env).unwrap();
+    assert_eq!(c.daemon.listen, "0.0.0.0:9777".parse().unwrap());
+    assert_eq!(c.daemon.log_format, LogFormat::Json);
+    assert_eq!(c.daemon.state_dir, PathBuf::from("/var/lib/upwatch"));
+    assert_eq!(c.daemon.location, "eu-west");
+    assert_eq!(
+        c.overrides,
+        ["UPWATCH_STATE_DIR", "UPWATCH_LISTEN", "UPWATCH_LOG_FORMAT", "UPWATCH_LOCATION"]
+    );
+    // Empty counts as unset.
+    let c = parse_str(&text, &[("UPWATCH_LOCATION", "")]).unwrap();
+    assert_eq!(c.daemon.location, "file");
+    assert!(c.overrides.is_empty());
+
+    // A bad value names the variable; the file's own errors are still reported.
+    let err = parse_str(
+        &format!("[daemon]\nlocation = \"bad label!\"\n{MINIMAL}"),
+        &[("UPWATCH_LISTEN", "localhost"), ("UPWATCH_LOG_FORMAT", "xml")],
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        err,
+        "monitor.toml:2:12: daemon: location: \"bad label!\" must be 1-64 characters of a-z, A-Z, 0-9, _ . -\n\
+         environment variable UPWATCH_LISTEN: daemon: listen: \"localhost\" is not an address:port, e.g. \"127.0.0.1:9777\" or \"[::1]:9777\"\n\
+         environment variable UPWATCH_LOG_FORMAT: daemon: log_format: \"xml\" is not one of auto | pretty | json\n\
+         3 errors in config"
+    );
+}
+
+#[test]
 fn defaults_are_inherited_and_overridden() {
     let text = r#"
 [defaults]
