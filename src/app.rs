@@ -104,7 +104,7 @@ pub async fn run_with(
             .await?;
     }
     // Everything that can fail at start fails before any task is spawned.
-    let notifiers = Notifier::build_all(&config.channels)?;
+    let notifiers = Notifier::build_all(&config.channels, config.daemon.page_url().as_deref())?;
     let listener = crate::server::bind(config.daemon.listen).await?;
     let listen_addr = listener.local_addr().unwrap_or(config.daemon.listen);
     let reader = Reader::open_file(store.path())?;
@@ -148,6 +148,24 @@ pub async fn run_with(
     let delivery_cancel = CancellationToken::new();
     let delivery = TaskTracker::new();
     dispatcher.spawn(&notifiers, delivery_cancel.clone(), &delivery);
+    // Alertmanager forgets an alert that is not posted again: keep firing ones alive,
+    // starting with those that were firing before this start.
+    let standing = engine.standing(|name| config.alert_subject(name));
+    for n in &notifiers {
+        if let Notifier::Alertmanager(am) = &**n {
+            let mine: Vec<_> = standing
+                .iter()
+                .filter(|(channel, _)| **channel == *am.name())
+                .map(|(_, n)| n.clone())
+                .collect();
+            am.resume(&mine);
+            delivery.spawn(crate::notify::alertmanager::keep_alive(
+                n.clone(),
+                clock.clone(),
+                delivery_cancel.clone(),
+            ));
+        }
+    }
     delivery.close();
 
     let cancel = CancellationToken::new();

@@ -447,7 +447,10 @@ async fn test_alert(path: &Path, names: &[String]) -> u8 {
             return EXIT_ERROR;
         }
     }
-    let notifiers = match crate::notify::Notifier::build_all(&config.channels) {
+    let notifiers = match crate::notify::Notifier::build_all(
+        &config.channels,
+        config.daemon.page_url().as_deref(),
+    ) {
         Ok(n) => n,
         Err(e) => {
             eprintln!("upwatch: {e}");

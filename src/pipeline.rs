@@ -281,6 +281,7 @@ impl Pipeline {
                 last_result: serde_json::Value::Null,
                 test: false,
                 vendor: None,
+                incident: None,
             };
             for channel in &target.alert.channels {
                 let n = Notification {

@@ -69,6 +69,7 @@ fn notification(kind: TransitionKind) -> Notification {
         last_result: serde_json::json!({"status": 503}),
         test: false,
         vendor: None,
+        incident: None,
     }
 }
 
@@ -84,7 +85,7 @@ async fn setup(channels: &str, max_age: Duration) -> Setup {
     let cfg = config(channels);
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let notifiers = Notifier::build_all(&cfg.channels).unwrap();
+    let notifiers = Notifier::build_all(&cfg.channels, None).unwrap();
     let clock = Clock::new();
     let dispatcher = Dispatcher {
         store: store.clone(),
@@ -479,6 +480,30 @@ async fn a_restart_does_not_resend_a_firing_alert() {
         store.due("a", clock.now(), 100).await.unwrap().len(),
         1,
         "exactly one firing notification across restarts"
+    );
+    // What a channel that keeps alerts alive (Alertmanager) takes over after a restart:
+    // the firing alert, rebuilt from the stored state, for each of the target's channels.
+    let (engine, _) = upwatch::alert::engine::Engine::resume(
+        store.alert_states().await.unwrap(),
+        &cfg.alert_names(),
+        "paris",
+        vec![],
+    );
+    let standing = engine.standing(|name| cfg.alert_subject(name));
+    assert_eq!(standing.len(), 1, "{standing:?}");
+    let (channel, n) = &standing[0];
+    assert_eq!(&**channel, "a");
+    assert_eq!(n.target, cfg.targets[0].name.to_string());
+    assert_eq!(n.kind, TransitionKind::Reminder);
+    assert_eq!(n.location, "paris");
+    assert_eq!(
+        n.started_at,
+        Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap()
+    );
+    assert!(!n.conditions.is_empty());
+    assert!(
+        engine.standing(|_| None).is_empty(),
+        "names no longer configured are skipped"
     );
 }
 

@@ -93,3 +93,72 @@ fn shipped_monitor_toml_is_valid_without_a_key() {
     );
     assert!(with_key.warnings.is_empty(), "{:?}", with_key.warnings);
 }
+
+/// The monitor.toml embedded in the Kubernetes example, with its ConfigMap indentation.
+fn embedded_config(yaml: &str) -> String {
+    let mut out = String::new();
+    let mut lines = yaml.lines().skip_while(|l| l.trim() != "monitor.toml: |");
+    lines.next();
+    let indent = "    ";
+    for line in lines {
+        if line.trim().is_empty() {
+            out.push('\n');
+            continue;
+        }
+        match line.strip_prefix(indent) {
+            Some(rest) => {
+                out.push_str(rest);
+                out.push('\n');
+            }
+            None => break,
+        }
+    }
+    out
+}
+
+#[test]
+fn container_and_kubernetes_examples_agree_with_the_code() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let yaml =
+        std::fs::read_to_string(root.join("deploy/kubernetes/upwatch-sidecar.yaml")).unwrap();
+    let toml = embedded_config(&yaml);
+    assert!(toml.contains("[[target]]"), "{toml}");
+    // As the pod's environment would have it.
+    let env = Env::from_pairs(&[
+        ("MISTRAL_API_KEY", "sk-k8s"),
+        ("UPWATCH_LISTEN", "0.0.0.0:9777"),
+        ("UPWATCH_STATE_DIR", "/var/lib/upwatch"),
+        ("UPWATCH_LOG_FORMAT", "json"),
+        ("UPWATCH_LOCATION", "eu-west-1"),
+    ]);
+    let c = config::parse(Path::new("/etc/upwatch/monitor.toml"), &toml, &env)
+        .unwrap_or_else(|e| panic!("the ConfigMap's monitor.toml does not validate:\n{e}"));
+    assert_eq!(c.daemon.location, "eu-west-1");
+    assert_eq!(c.overrides.len(), 4);
+
+    // Every UPWATCH_* the examples set is one the code reads, and the probes ask for
+    // endpoints the server has.
+    let dockerfile = std::fs::read_to_string(root.join("Dockerfile")).unwrap();
+    let known: Vec<&str> = config::ENV_OVERRIDES
+        .iter()
+        .map(|(v, _)| *v)
+        .chain(["UPWATCH_CONFIG"])
+        .collect();
+    for text in [&dockerfile, &yaml] {
+        for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            // ("UPWATCH_*" in prose splits to a bare "UPWATCH_".)
+            if word.starts_with("UPWATCH_") && word.len() > "UPWATCH_".len() {
+                assert!(known.contains(&word), "{word} is not read by upwatch");
+            }
+        }
+    }
+    assert!(dockerfile.contains(r#"CMD ["/usr/local/bin/upwatch", "healthcheck"]"#));
+    assert!(dockerfile.contains("USER 65532:65532"));
+    for path in [
+        "path: /healthz",
+        "path: /readyz",
+        "prometheus.io/path: \"/metrics\"",
+    ] {
+        assert!(yaml.contains(path), "{path}");
+    }
+}

@@ -30,7 +30,7 @@ fn notifier(smtp: &Smtp, password: &str) -> std::sync::Arc<Notifier> {
         &Env::from_pairs(&[]),
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    Notifier::build_all(&cfg.channels).unwrap().remove(0)
+    Notifier::build_all(&cfg.channels, None).unwrap().remove(0)
 }
 
 fn firing() -> Notification {
@@ -51,6 +51,7 @@ fn firing() -> Notification {
         last_result: serde_json::Value::Null,
         test: false,
         vendor: None,
+        incident: None,
     }
 }
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The test suite, as the README's quick start and CI run it. Two tests need programs from
+# The test suite, as the README's quick start and CI run it. Some tests need programs from
 # outside Cargo, installed here when missing: the email tests talk to a real SMTP server
-# (Python's aiosmtpd, from PyPI), and the status-page test renders the page in headless
-# Chromium (Debian's chromium package; needs root or sudo for apt-get).
+# (Python's aiosmtpd, from PyPI), the status-page test renders the page in headless
+# Chromium (Debian's chromium package; needs root or sudo for apt-get), the container
+# test runs the daemon in a bubblewrap sandbox with a read-only root, and the
+# Alertmanager tests run Debian's prometheus-alertmanager, promtool and amtool.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! python3 -c "import aiosmtpd" 2>/dev/null; then
@@ -17,4 +19,16 @@ if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
         chromium fonts-dejavu-core >/dev/null
 fi
+if ! command -v bwrap >/dev/null 2>&1; then
+    sudo=""
+    if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+    echo "installing Debian's bubblewrap for the container test" >&2
+    $sudo apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+        bubblewrap >/dev/null
+fi
+# Real Prometheus tooling for the Alertmanager channel and the shipped rules (Debian's
+# packages, unpacked under target/, no service started).
+UPWATCH_PROM_TOOLS="$(bash tests/prometheus_tools.sh)"
+export UPWATCH_PROM_TOOLS
 exec cargo test "$@"

@@ -41,6 +41,7 @@ struct Subject<'a> {
 
 /// A vendor incident appearing or ending, before it becomes one notification per channel.
 struct Announcement {
+    id: String,
     kind: TransitionKind,
     severity: Severity,
     condition: Failure,
@@ -218,6 +219,7 @@ impl Engine {
                 opened_at: now,
             });
             events.push(Announcement {
+                id: i.id.clone(),
                 kind: TransitionKind::Firing,
                 severity: sev,
                 condition: Failure::new(kind, detail),
@@ -237,10 +239,11 @@ impl Engine {
             };
             obs.page_incidents.push(PageIncidentChange::Closed {
                 page: page.name.clone(),
-                id,
+                id: id.clone(),
             });
             if page.alert.send_resolved {
                 events.push(Announcement {
+                    id,
                     kind: TransitionKind::Resolved,
                     severity: Severity::Warning,
                     condition: Failure::new(
@@ -268,6 +271,7 @@ impl Engine {
                 last_result: Value::Null,
                 test: false,
                 vendor: a.text,
+                incident: Some(a.id),
             };
             for channel in &page.alert.channels {
                 obs.notifications.push((
@@ -280,6 +284,48 @@ impl Engine {
             }
         }
         obs
+    }
+
+    /// Every alert firing now, as one reminder per channel of its subject: what channels
+    /// that keep alerts alive (Alertmanager) take over after a restart. `subject` gives a
+    /// name's URL and channels (`None` for a name no longer configured).
+    pub fn standing(
+        &self,
+        subject: impl Fn(&str) -> Option<(String, Vec<Arc<str>>)>,
+    ) -> Vec<(Arc<str>, Notification)> {
+        let mut out = Vec::new();
+        for ((name, sev), state) in &self.states {
+            if state.phase != AlertPhase::Firing {
+                continue;
+            }
+            let Some((url, channels)) = subject(name) else {
+                continue;
+            };
+            let Some(started_at) = state.started_at else {
+                continue;
+            };
+            for channel in channels {
+                out.push((
+                    channel,
+                    Notification {
+                        id: new_id(),
+                        kind: TransitionKind::Reminder,
+                        severity: *sev,
+                        target: name.to_string(),
+                        url: url.clone(),
+                        conditions: state.conditions.clone(),
+                        started_at,
+                        resolved_at: None,
+                        location: self.location.clone(),
+                        last_result: Value::Null,
+                        test: false,
+                        vendor: None,
+                        incident: None,
+                    },
+                ));
+            }
+        }
+        out
     }
 
     /// `daemon.location`, as notifications carry it.
@@ -367,6 +413,7 @@ impl Engine {
             vendor: vendor
                 .filter(|_| t.kind != TransitionKind::Resolved)
                 .map(str::to_string),
+            incident: None,
         };
         // The log channel is always on.
         tracing::warn!(

@@ -46,6 +46,8 @@ pub enum ChannelKind {
     Slack(SlackChannel),
     /// Generic JSON webhook.
     Webhook(WebhookChannel),
+    /// Prometheus Alertmanager's v2 API.
+    Alertmanager(AlertmanagerChannel),
 }
 
 impl ChannelKind {
@@ -55,6 +57,7 @@ impl ChannelKind {
             ChannelKind::Email(_) => "email",
             ChannelKind::Slack(_) => "slack",
             ChannelKind::Webhook(_) => "webhook",
+            ChannelKind::Alertmanager(_) => "alertmanager",
         }
     }
 }
@@ -111,6 +114,21 @@ pub struct WebhookChannel {
     pub secret: Option<Secret>,
 }
 
+/// `type = "alertmanager"`.
+#[derive(Debug, Clone)]
+pub struct AlertmanagerChannel {
+    /// `POST` endpoint: the configured URL with `/api/v2/alerts` appended (may hold
+    /// basic-auth credentials).
+    pub url: Secret,
+    /// The endpoint as it may be shown.
+    pub display_url: String,
+    /// Extra request headers, e.g. `Authorization` (values are sensitive).
+    pub headers: HeaderMap,
+    /// How often a firing alert is posted again: Alertmanager resolves an alert that is
+    /// not re-sent before its `endsAt` (set to four intervals ahead).
+    pub resend_interval: Duration,
+}
+
 /// A validated `[[maintenance]]` window.
 #[derive(Debug, Clone)]
 pub struct Maintenance {
@@ -145,7 +163,7 @@ impl Maintenance {
     }
 }
 
-const CHANNEL_TYPES: &[&str] = &["email", "slack", "webhook"];
+const CHANNEL_TYPES: &[&str] = &["email", "slack", "webhook", "alertmanager"];
 
 impl Validator<'_> {
     pub(super) fn alerting(&mut self, r: &RawAlerting) -> Alerting {
@@ -305,7 +323,7 @@ impl Validator<'_> {
             self.d.push(
                 kind_v.span(),
                 ctx,
-                format!("type: {kind_name:?} is not one of email | slack | webhook{hint}"),
+                format!("type: {kind_name:?} is not one of email | slack | webhook | alertmanager{hint}"),
             );
             return None;
         }
@@ -323,9 +341,10 @@ impl Validator<'_> {
                 "tls_ca_file",
             ],
             "slack" => &["url", "url_file"],
+            "alertmanager" => &["url", "url_file", "headers", "resend_interval"],
             _ => &["url", "url_file", "headers", "secret", "secret_file"],
         };
-        let present: [(&str, Option<Range<usize>>); 14] = [
+        let present: [(&str, Option<Range<usize>>); 15] = [
             ("host", r.host.as_ref().map(|v| v.span())),
             ("port", r.port.as_ref().map(|v| v.span())),
             ("tls", r.tls.as_ref().map(|v| v.span())),
@@ -340,6 +359,10 @@ impl Validator<'_> {
             ("headers", r.headers.as_ref().map(|v| v.span())),
             ("secret", r.secret.as_ref().map(|v| v.span())),
             ("secret_file", r.secret_file.as_ref().map(|v| v.span())),
+            (
+                "resend_interval",
+                r.resend_interval.as_ref().map(|v| v.span()),
+            ),
         ];
         let mut misplaced = false;
         for (key, at) in present {
@@ -360,7 +383,7 @@ impl Validator<'_> {
             .as_ref()
             .or(r.url_file.as_ref())
             .map_or(span.clone(), |s| s.span());
-        // Slack and webhook channels both need a URL (a credential for Slack).
+        // Slack, webhook and Alertmanager channels need a URL (a credential for Slack).
         let url = match kind_name.as_str() {
             "email" => None,
             _ => Some(self.secret_pair(
@@ -395,6 +418,38 @@ impl Validator<'_> {
                 }
                 Some(ChannelKind::Slack(SlackChannel { url }))
             }
+            ("alertmanager", Some(url)) => {
+                let mut parsed = match Url::parse(url.expose()) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") => u,
+                    _ => {
+                        self.d.push(
+                            url_at,
+                            ctx,
+                            "url: must be Alertmanager's http:// or https:// address, e.g. \"http://alertmanager:9093\"",
+                        );
+                        return None;
+                    }
+                };
+                // The base address (as Prometheus is given it) or the full endpoint.
+                if !parsed
+                    .path()
+                    .trim_end_matches('/')
+                    .ends_with("/api/v2/alerts")
+                {
+                    let path = format!("{}/api/v2/alerts", parsed.path().trim_end_matches('/'));
+                    parsed.set_path(&path);
+                }
+                let headers = self.headers(ctx, r, &mut redactor)?;
+                let resend_interval = self
+                    .duration(ctx, "resend_interval", &r.resend_interval, false)?
+                    .unwrap_or(Duration::from_secs(60));
+                Some(ChannelKind::Alertmanager(AlertmanagerChannel {
+                    display_url: redactor.display_url(&parsed),
+                    url: Secret::new(parsed.to_string()),
+                    headers,
+                    resend_interval,
+                }))
+            }
             (_, Some(url)) => {
                 let parsed = match Url::parse(url.expose()) {
                     Ok(u) if matches!(u.scheme(), "http" | "https") => u,
@@ -404,28 +459,7 @@ impl Validator<'_> {
                         return None;
                     }
                 };
-                let mut headers = HeaderMap::new();
-                for (k, v) in r
-                    .headers
-                    .as_ref()
-                    .map(|h| h.get_ref().iter().collect::<Vec<_>>())
-                    .unwrap_or_default()
-                {
-                    let value =
-                        self.string(ctx, &format!("headers.{k}"), v, Some(&mut redactor))?;
-                    match (
-                        HeaderName::from_bytes(k.as_bytes()),
-                        HeaderValue::from_str(&value),
-                    ) {
-                        (Ok(n), Ok(mut hv)) => {
-                            hv.set_sensitive(true);
-                            headers.insert(n, hv);
-                        }
-                        _ => self
-                            .d
-                            .push(v.span(), ctx, format!("headers.{k}: not a valid header")),
-                    }
-                }
+                let headers = self.headers(ctx, r, &mut redactor)?;
                 let secret = self.secret_pair(
                     ctx,
                     "secret",
@@ -451,6 +485,32 @@ impl Validator<'_> {
             timeout: timeout?,
             kind: kind?,
         })
+    }
+
+    /// A channel's `headers` table; values may expand variables and are kept sensitive.
+    fn headers(&mut self, ctx: &str, r: &RawChannel, redactor: &mut Redactor) -> Option<HeaderMap> {
+        let mut headers = HeaderMap::new();
+        for (k, v) in r
+            .headers
+            .as_ref()
+            .map(|h| h.get_ref().iter().collect::<Vec<_>>())
+            .unwrap_or_default()
+        {
+            let value = self.string(ctx, &format!("headers.{k}"), v, Some(&mut *redactor))?;
+            match (
+                HeaderName::from_bytes(k.as_bytes()),
+                HeaderValue::from_str(&value),
+            ) {
+                (Ok(n), Ok(mut hv)) => {
+                    hv.set_sensitive(true);
+                    headers.insert(n, hv);
+                }
+                _ => self
+                    .d
+                    .push(v.span(), ctx, format!("headers.{k}: not a valid header")),
+            }
+        }
+        Some(headers)
     }
 
     /// `key` or `key_file`, exactly one (or neither when `!required`).

@@ -29,8 +29,8 @@ use toml::Spanned;
 use url::Url;
 
 pub use alerting::{
-    Alerting, ChannelConfig, ChannelKind, EmailChannel, Maintenance, SlackChannel, SmtpTls,
-    WebhookChannel,
+    Alerting, AlertmanagerChannel, ChannelConfig, ChannelKind, EmailChannel, Maintenance,
+    SlackChannel, SmtpTls, WebhookChannel,
 };
 pub use env::{expand, ExpandError, Expanded};
 pub use error::{ConfigError, Diagnostic};
@@ -90,6 +90,17 @@ pub struct Config {
 }
 
 impl Config {
+    /// A target's or status page's URL and alert channels, by name.
+    pub fn alert_subject(&self, name: &str) -> Option<(String, Vec<Arc<str>>)> {
+        if let Some(t) = self.targets.iter().find(|t| &*t.name == name) {
+            return Some((t.display_url.to_string(), t.alert.channels.clone()));
+        }
+        self.status_pages
+            .iter()
+            .find(|p| &*p.name == name)
+            .map(|p| (p.url.to_string(), p.alert.channels.clone()))
+    }
+
     /// Every name alerts can be keyed by: targets, then status pages.
     pub fn alert_names(&self) -> Vec<Arc<str>> {
         self.targets
@@ -130,6 +141,21 @@ pub struct Daemon {
     pub api_token: Option<crate::secret::Secret>,
     /// Whether `/metrics` needs the token too.
     pub protect_metrics: bool,
+    /// Where people reach this instance's page (behind a proxy, say); links in
+    /// Alertmanager alerts point there.
+    pub external_url: Option<url::Url>,
+}
+
+impl Daemon {
+    /// The address of this instance's status page for links: `external_url`, else the
+    /// listen address when it is a specific one (a wildcard names no host to visit).
+    pub fn page_url(&self) -> Option<String> {
+        match &self.external_url {
+            Some(u) => Some(u.to_string()),
+            None if self.listen.ip().is_unspecified() => None,
+            None => Some(format!("http://{}/", self.listen)),
+        }
+    }
 }
 
 /// `[store]`: how long history is kept.
@@ -1029,6 +1055,22 @@ impl Validator<'_> {
                 // `${VAR:-}` left empty means "no token", as for bearer_token.
                 .map(|t| Some(t).filter(|t| !t.is_empty())),
         };
+        let external_url = match &r.external_url {
+            None => Some(None),
+            Some(s) => self.string(ctx, "external_url", s, None).and_then(|text| {
+                match url::Url::parse(&text) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") => Some(Some(u)),
+                    _ => {
+                        self.d.push(
+                            s.span(),
+                            ctx,
+                            format!("external_url: {text:?} is not an http:// or https:// URL"),
+                        );
+                        None
+                    }
+                }
+            }),
+        };
         let protect_metrics = r.protect_metrics.as_ref().map(|b| *b.get_ref());
         let api_token = api_token?;
         if protect_metrics == Some(true) && api_token.is_none() {
@@ -1043,6 +1085,7 @@ impl Validator<'_> {
         Some(Daemon {
             api_token,
             protect_metrics: protect_metrics.unwrap_or(false),
+            external_url: external_url?,
             state_dir: state_dir?,
             listen: listen?,
             log_format: log_format?,
@@ -1449,7 +1492,9 @@ pub const ENV_OVERRIDES: [(&str, &str); 4] = [
 
 fn parse_listen(text: &str) -> Result<SocketAddr, String> {
     text.parse::<SocketAddr>().map_err(|_| {
-        format!("listen: {text:?} is not an address:port, e.g. \"127.0.0.1:9777\" or \"[::1]:9777\"")
+        format!(
+            "listen: {text:?} is not an address:port, e.g. \"127.0.0.1:9777\" or \"[::1]:9777\""
+        )
     })
 }
 

@@ -21,6 +21,7 @@ pub(crate) struct RawDaemon {
     pub api_token: S<String>,
     pub api_token_file: S<String>,
     pub protect_metrics: S<bool>,
+    pub external_url: S<String>,
 }
 
 /// `[store]`.
@@ -145,10 +146,13 @@ pub(crate) struct RawChannel {
     // slack, webhook
     pub url: S<String>,
     pub url_file: S<String>,
-    // webhook
+    // webhook, alertmanager
     pub headers: S<BTreeMap<String, Spanned<String>>>,
+    // webhook
     pub secret: S<String>,
     pub secret_file: S<String>,
+    // alertmanager
+    pub resend_interval: S<String>,
 }
 
 /// `[[maintenance]]`: a recurring window in which alerts are held.

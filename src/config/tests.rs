@@ -233,7 +233,12 @@ fn container_environment_overrides_the_daemon_section() {
     assert_eq!(c.daemon.location, "eu-west");
     assert_eq!(
         c.overrides,
-        ["UPWATCH_STATE_DIR", "UPWATCH_LISTEN", "UPWATCH_LOG_FORMAT", "UPWATCH_LOCATION"]
+        [
+            "UPWATCH_STATE_DIR",
+            "UPWATCH_LISTEN",
+            "UPWATCH_LOG_FORMAT",
+            "UPWATCH_LOCATION"
+        ]
     );
     // Empty counts as unset.
     let c = parse_str(&text, &[("UPWATCH_LOCATION", "")]).unwrap();
@@ -243,7 +248,10 @@ fn container_environment_overrides_the_daemon_section() {
     // A bad value names the variable; the file's own errors are still reported.
     let err = parse_str(
         &format!("[daemon]\nlocation = \"bad label!\"\n{MINIMAL}"),
-        &[("UPWATCH_LISTEN", "localhost"), ("UPWATCH_LOG_FORMAT", "xml")],
+        &[
+            ("UPWATCH_LISTEN", "localhost"),
+            ("UPWATCH_LOG_FORMAT", "xml"),
+        ],
     )
     .unwrap_err()
     .to_string();

@@ -260,6 +260,7 @@ mod tests {
             last_result: serde_json::Value::Null,
             test: false,
             vendor: None,
+            incident: None,
         };
         let (text, html) = bodies(&n);
         assert!(

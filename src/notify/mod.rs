@@ -2,6 +2,7 @@
 //! payload builder (tested for exact output) separate from `send`, plus the durable outbox
 //! dispatcher ([`outbox`]). Errors say whether a retry can help.
 
+pub mod alertmanager;
 pub mod email;
 pub mod outbox;
 pub mod slack;
@@ -47,6 +48,10 @@ pub struct Notification {
     /// for a target linked to one, or the incident's own text for a vendor incident alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vendor: Option<String>,
+    /// The vendor incident's id, for the announcement of one (firing when it appears,
+    /// resolved when it ends): receivers that track alerts by identity key on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<String>,
 }
 
 impl Notification {
@@ -161,6 +166,7 @@ impl Notification {
             last_result: serde_json::Value::Null,
             test: true,
             vendor: None,
+            incident: None,
         }
     }
 }
@@ -227,6 +233,8 @@ pub enum Notifier {
     Slack(slack::SlackNotifier),
     /// Generic webhook.
     Webhook(webhook::WebhookNotifier),
+    /// Prometheus Alertmanager.
+    Alertmanager(alertmanager::AlertmanagerNotifier),
 }
 
 /// Why the channels could not be set up.
@@ -250,8 +258,10 @@ pub enum NotifySetupError {
 
 impl Notifier {
     /// Builds every configured channel, sharing one HTTP client (and so one TLS config).
+    /// `page_url` is this instance's page, which Alertmanager alerts link to.
     pub fn build_all(
         channels: &[Arc<ChannelConfig>],
+        page_url: Option<&str>,
     ) -> Result<Vec<Arc<Notifier>>, NotifySetupError> {
         let tls = crate::probe::tls::client_config(&TlsOptions {
             ca_file: None,
@@ -278,6 +288,13 @@ impl Notifier {
                         config: c.clone(),
                         http: http.clone(),
                     }),
+                    ChannelKind::Alertmanager(_) => {
+                        Notifier::Alertmanager(alertmanager::AlertmanagerNotifier::new(
+                            c.clone(),
+                            http.clone(),
+                            page_url.map(str::to_string),
+                        ))
+                    }
                 }))
             })
             .collect()
@@ -289,6 +306,7 @@ impl Notifier {
             Notifier::Email(n) => &n.config.name,
             Notifier::Slack(n) => &n.config.name,
             Notifier::Webhook(n) => &n.config.name,
+            Notifier::Alertmanager(n) => &n.config.name,
         }
     }
 
@@ -298,6 +316,7 @@ impl Notifier {
             Notifier::Email(n) => n.config.timeout,
             Notifier::Slack(n) => n.config.timeout,
             Notifier::Webhook(n) => n.config.timeout,
+            Notifier::Alertmanager(n) => n.config.timeout,
         }
     }
 
@@ -308,6 +327,7 @@ impl Notifier {
                 Notifier::Email(c) => c.send(n, now).await,
                 Notifier::Slack(c) => c.send(n, now).await,
                 Notifier::Webhook(c) => c.send(n, now).await,
+                Notifier::Alertmanager(c) => c.send(n, now).await,
             }
         };
         match tokio::time::timeout(self.timeout(), fut).await {
@@ -393,6 +413,7 @@ mod tests {
             last_result: serde_json::Value::Null,
             test: false,
             vendor: None,
+            incident: None,
         }
     }
 

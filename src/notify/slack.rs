@@ -144,6 +144,7 @@ mod tests {
             last_result: json!({"status": 503, "latency_ms": 4200.5}),
             test: false,
             vendor: None,
+            incident: None,
         };
         let p = payload(&n);
         assert_eq!(p["text"], "[FIRING] api: HTTP 503 (+1 more) (critical)");

@@ -39,6 +39,10 @@ pub fn payload(n: &Notification) -> Value {
     if let (Some(vendor), Some(map)) = (&n.vendor, v.as_object_mut()) {
         map.insert("vendor".into(), Value::from(vendor.as_str()));
     }
+    // Likewise: the vendor incident's id, for its announcements.
+    if let (Some(id), Some(map)) = (&n.incident, v.as_object_mut()) {
+        map.insert("incident".into(), Value::from(id.as_str()));
+    }
     v
 }
 
@@ -114,6 +118,7 @@ mod tests {
             last_result: json!({"status": 200}),
             test: false,
             vendor: None,
+            incident: None,
         };
         assert_eq!(
             serde_json::to_string(&payload(&n)).unwrap(),

@@ -295,6 +295,9 @@ impl Store {
         // WAL + NORMAL: a crash loses at most the last transactions, never corrupts.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Sorts and temporary indexes in memory, not in /tmp: a container's root (and so
+        // its /tmp) may be read-only, with only the state folder writable.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         migrate(&mut conn, path)?;
         Ok(Store {
             db: Db::new(conn),
