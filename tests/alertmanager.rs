@@ -281,3 +281,58 @@ fn shipped_rules_and_route_pass_prometheus_own_checks() {
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}");
 }
+
+#[tokio::test]
+async fn the_daemon_posts_its_alert_and_keeps_it_alive_across_a_restart() {
+    let am = alertmanager().await;
+    let down = common::closed_port().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("monitor.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[daemon]\nstate_dir = \"state\"\nlisten = \"127.0.0.1:0\"\nlocation = \"tokyo\"\n\
+             external_url = \"https://upwatch-tokyo.example/\"\n\n\
+             [alerting]\nfailure_threshold = 1\nchannels = [\"fleet\"]\n\n\
+             [[channel]]\nname = \"fleet\"\ntype = \"alertmanager\"\nurl = \"{}\"\nresend_interval = \"1s\"\n\n\
+             [[target]]\nname = \"down\"\nurl = \"http://127.0.0.1:{down}/\"\ninterval = \"2s\"\ntimeout = \"1s\"\n",
+            am.base
+        ),
+    )
+    .unwrap();
+    let ours = |alerts: Vec<Value>| {
+        alerts
+            .into_iter()
+            .find(|a| a["labels"]["target"] == "down" && a["labels"]["location"] == "tokyo")
+    };
+    let daemon = common::spawn_daemon(&cfg);
+    let mut seen = None;
+    for _ in 0..100 {
+        if let Some(a) = ours(am.alerts().await) {
+            seen = Some(a);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let a = seen.expect("the daemon's alert reaches Alertmanager within 10 s");
+    assert_eq!(a["labels"]["alertname"], "UpwatchTargetFailing");
+    assert_eq!(a["generatorURL"], "https://upwatch-tokyo.example/");
+    assert_eq!(common::stop_daemon(daemon).await, 0);
+    let ended_at = ends_at(&ours(am.alerts().await).unwrap());
+
+    // Nothing fires again after the restart (the alert was already firing), yet the alert
+    // is posted again at once, rebuilt from the stored state: its end moves ahead.
+    let daemon = common::spawn_daemon(&cfg);
+    let mut refreshed = false;
+    for _ in 0..100 {
+        if ours(am.alerts().await).is_some_and(|a| ends_at(&a) > ended_at) {
+            refreshed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(refreshed, "kept alive after the restart");
+    assert_eq!(common::stop_daemon(daemon).await, 0);
+    let alerts = am.alerts().await;
+    assert_eq!(alerts.len(), 1, "one alert, not one per start: {alerts:?}");
+}
