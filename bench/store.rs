@@ -29,16 +29,26 @@ async fn main() {
         std::process::exit(2);
     };
     let text = format!("[[target]]\nname = \"t0\"\nurl = \"{url}\"\ntls_ca_file = \"{ca}\"\n");
-    let cfg = config::parse(std::path::Path::new("bench.toml"), &text, &Env::from_pairs(&[]))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let cfg = config::parse(
+        std::path::Path::new("bench.toml"),
+        &text,
+        &Env::from_pairs(&[]),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let target = cfg.targets[0].clone();
     let (tls, _) = TlsConfigs::build([target.as_ref()]).expect("tls");
     let sample = TargetProber::new(target.clone(), tls.get(&target.tls))
         .probe()
         .await;
-    assert!(sample.ok(), "the sample probe failed: {:?}", sample.failures);
+    assert!(
+        sample.ok(),
+        "the sample probe failed: {:?}",
+        sample.failures
+    );
     let template = ResultRow::from_result(&sample);
-    let names: Vec<Arc<str>> = (0..TARGETS).map(|i| Arc::from(format!("t{i}").as_str())).collect();
+    let names: Vec<Arc<str>> = (0..TARGETS)
+        .map(|i| Arc::from(format!("t{i}").as_str()))
+        .collect();
 
     let store = Store::open(std::path::Path::new(&state)).expect("store");
     let end = Utc::now();
@@ -56,7 +66,10 @@ async fn main() {
             r.total_ms = 80.0 + ((m as usize * 7 + i * 13) % 400) as f64 / 10.0;
             batch.push(r);
             if batch.len() == BATCH {
-                rows += store.insert_results(std::mem::take(&mut batch)).await.expect("insert");
+                rows += store
+                    .insert_results(std::mem::take(&mut batch))
+                    .await
+                    .expect("insert");
             }
         }
     }

@@ -85,7 +85,11 @@ async fn route(log: Arc<Log>, req: Request<Incoming>) -> Result<Response<Full<By
             let lines = log
                 .hooks
                 .lock()
-                .map(|h| h.iter().map(|(t, b)| format!("{t} {b}\n")).collect::<String>())
+                .map(|h| {
+                    h.iter()
+                        .map(|(t, b)| format!("{t} {b}\n"))
+                        .collect::<String>()
+                })
                 .unwrap_or_default();
             text(StatusCode::OK, lines)
         }
@@ -131,8 +135,8 @@ fn acceptor(ca_out: &str) -> tokio_rustls::TlsAcceptor {
     let ca = ca_params.self_signed(&ca_key).expect("ca");
     std::fs::write(ca_out, ca.pem()).expect("write the CA PEM");
     let key = KeyPair::generate().expect("key");
-    let mut params =
-        CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).expect("params");
+    let mut params = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .expect("params");
     params
         .distinguished_name
         .push(rcgen::DnType::CommonName, "127.0.0.1");
@@ -149,7 +153,9 @@ fn acceptor(ca_out: &str) -> tokio_rustls::TlsAcceptor {
 #[tokio::main]
 async fn main() {
     upwatch::probe::tls::install_default_provider();
-    let ca_out = std::env::args().nth(1).unwrap_or_else(|| "bench-ca.pem".into());
+    let ca_out = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "bench-ca.pem".into());
     let log = Arc::new(Log::default());
     let http = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let https = TcpListener::bind("127.0.0.1:0").await.expect("bind");

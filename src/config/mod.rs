@@ -376,7 +376,6 @@ pub fn parse(path: &Path, text: &str, env: &Env) -> Result<Config, ConfigError> 
         d,
         env,
         config_dir: config_dir.clone(),
-        text,
         overrides: Vec::new(),
     };
     let raw_daemon = daemon.unwrap_or_default();
@@ -705,7 +704,6 @@ struct Validator<'a> {
     d: Diagnostics<'a>,
     env: &'a Env,
     config_dir: PathBuf,
-    text: &'a str,
     overrides: Vec<&'static str>,
 }
 
@@ -1284,7 +1282,7 @@ impl Validator<'_> {
                     .as_ref()
                     .or(r.bearer_token_file.as_ref())
                     .map_or(span.clone(), |s| s.span());
-                let (line, _) = error::line_col(self.text, at.start);
+                let (line, _) = self.d.line_col(at.start);
                 warnings.push(format!(
                     "{ctx}: bearer_token is empty (line {line}; is the variable set?): requests go out without a key and an API will answer 401"
                 ));
@@ -1433,7 +1431,7 @@ impl Validator<'_> {
         }
         let (kind, llm) = llm?;
         let display_url = Arc::from(redactor.display_url(&url).as_str());
-        let (line, _) = error::line_col(self.text, span.start);
+        let (line, _) = self.d.line_col(span.start);
         Some(Target {
             name,
             url,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use url::Url;
 
 use super::raw::RawStatusPage;
-use super::{error, Validator};
+use super::Validator;
 use crate::alert::AlertPolicy;
 use crate::statuspage::Format;
 
@@ -134,7 +134,7 @@ impl Validator<'_> {
             return None;
         }
         let url = url?;
-        let (line, _) = error::line_col(self.text, span.start);
+        let (line, _) = self.d.line_col(span.start);
         Some(StatusPage {
             name: Arc::from(name?.as_str()),
             host: url.host_str().unwrap_or_default().to_string(),
