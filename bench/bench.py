@@ -128,7 +128,7 @@ def daemon(config_text, log=None):
                UPWATCH_LOG_FORMAT="json", UPWATCH_LOG=os.environ.get("UPWATCH_LOG", "warn"))
     p = spawn([UPWATCH, "--config", cfg, "run"], env=env,
               stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    if not wait_http(f"http://127.0.0.1:{port}/readyz"):
+    if not wait_http(f"http://127.0.0.1:{port}/readyz", seconds=120):
         raise SystemExit("upwatch did not start")
     return p, f"127.0.0.1:{port}", state
 
