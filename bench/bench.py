@@ -284,9 +284,9 @@ def section_footprint(http_port):
     out(f"| release binary size | {size / 1e6:.1f} MB | {os.path.getsize(BLACKBOX) / 1e6:.1f} MB |")
     out(f"| start until /readyz answers (store opened, server listening, schedulers running) | {ready * 1000:.0f} ms | |")
     out()
-    out("The first probe of each target comes at its spread offset inside its interval (a hash "
-        "of its name), not at once, so a fleet restart does not probe everything in the same "
-        "second.")
+    out("The first probe of each target comes at its offset inside its interval (targets "
+        "sharing an interval are spaced evenly across it), not at once, so a restart does not "
+        "probe everything in the same second.")
     out()
 
 
@@ -438,11 +438,12 @@ def section_alerts(http_port):
 
 # --- 6. store -----------------------------------------------------------------------------
 
-def section_store(store_bench):
+def section_store(store_bench, https_port):
     out("## 6. Cost of recording")
     out()
     state = tempfile.mkdtemp(dir=WORK)
-    r = subprocess.run([store_bench, state], capture_output=True, text=True)
+    r = subprocess.run([store_bench, state, f"https://127.0.0.1:{https_port}/ok", CA],
+                       capture_output=True, text=True)
     if r.returncode != 0:
         raise SystemExit(r.stderr)
     facts = json.loads(r.stdout)
@@ -480,7 +481,7 @@ def main():
             elif s == "alerts":
                 section_alerts(http_port)
             elif s == "store":
-                section_store(os.environ["BENCH_STORE"])
+                section_store(os.environ["BENCH_STORE"], https_port)
             else:
                 raise SystemExit(f"unknown section {s}")
     finally:

@@ -30,9 +30,16 @@ pub fn spawn_targets(
     let permits = Arc::new(Semaphore::new(config.daemon.max_concurrency));
     let gates = etiquette::gates(&config.targets, &config.rate_limit_groups);
     let start = Instant::now();
+    let offsets = super::even_offsets(config.targets.iter().filter_map(|t| match t.schedule {
+        super::ScheduleSpec::Interval(period) => Some((&*t.name, period)),
+        super::ScheduleSpec::Cron(_) => None,
+    }));
     for target in &config.targets {
         let prober = TargetProber::new(target.clone(), tls.get(&target.tls));
-        let ticker = Ticker::new(&target.schedule, &target.name, start);
+        let ticker = match offsets.get(&*target.name) {
+            Some(offset) => Ticker::at_offset(&target.schedule, *offset, start),
+            None => Ticker::new(&target.schedule, &target.name, start),
+        };
         let gate = gates
             .get(&target.name)
             .cloned()
