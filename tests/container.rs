@@ -68,7 +68,7 @@ async fn runs_as_pid_1_on_a_read_only_root_configured_by_the_environment() {
     );
     let port = closed_port().await;
     let listen = format!("127.0.0.1:{port}");
-    let started = tokio::process::Command::new(bwrap())
+    let mut child = tokio::process::Command::new(bwrap())
         .args(["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"])
         .arg("--bind")
         .arg(&state)
@@ -88,7 +88,6 @@ async fn runs_as_pid_1_on_a_read_only_root_configured_by_the_environment() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let mut child = started;
     upwatch::probe::tls::install_default_provider();
     let http = reqwest::Client::new();
     let mut healthy = false;

@@ -720,7 +720,6 @@ impl Validator<'_> {
         let Some(text) = self.env.dir_var(var) else {
             return value;
         };
-        drop(value);
         self.overrides.push(var);
         match parse(text.trim()) {
             // A bad value in the file is still reported: the file must be valid on its own.

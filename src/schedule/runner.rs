@@ -146,7 +146,6 @@ async fn probe_and_send(
     period: Duration,
     tick_at: Instant,
 ) -> bool {
-    let name = prober.target().name.clone();
     let permit = tokio::select! {
         _ = cancel.cancelled() => return false,
         p = permits.acquire() => match p {
@@ -160,7 +159,7 @@ async fn probe_and_send(
     // Backoff counts from the tick, so the hold ends on a tick of the schedule.
     if let Some(hold) = gate.observe(&result, period, tick_at, Instant::now()) {
         tracing::warn!(
-            target_name = %name,
+            target_name = %prober.target().name,
             gate = %gate.name,
             wait_s = hold.wait.as_secs_f64(),
             "HTTP 429: no probe{} before {:.0} s from now ({})",
