@@ -99,7 +99,8 @@ async fn main() {
             "rows_per_second": rows as f64 / insert.as_secs_f64().max(1e-9),
             "bytes_per_million": bytes as f64 * 1e6 / rows as f64,
             "insert_seconds": insert.as_secs_f64(),
-            "sample_detail_bytes": template.detail.len(),
+            "sample_detail_bytes": template.detail.shared.len() + template.detail.own.len(),
+            "sample_own_bytes": template.detail.own.len(),
         })
     );
 }

@@ -26,13 +26,12 @@ fn row(target: &str, t: DateTime<Utc>, health: Health, ms: f64) -> ResultRow {
         status: Some(if health == Health::Down { 503 } else { 200 }),
         total_ms: ms,
         failures: failures.into(),
-        detail: serde_json::json!({
+        detail: upwatch::store::detail::split(serde_json::json!({
             "target": target,
             "health": health.as_str(),
             "latency_ms": ms,
             "checked_at": t.to_rfc3339(),
-        })
-        .to_string(),
+        })),
     }
 }
 
@@ -177,7 +176,18 @@ async fn retention_prunes_only_what_is_old_and_aggregated() {
     let reader = Reader::open(dir.path()).unwrap();
     let hours = reader.hourly("api", 32, now).await.unwrap();
     assert_eq!(hours[0], expected_hour_ten());
-    assert!(reader.results("api", None, 100).await.unwrap().len() == 1);
+    let kept = reader.results("api", None, 100).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    // The result kept reads back whole: its shared part (also used by the pruned "up"
+    // rows of hour 10) stayed, while those only the pruned rows used (degraded, down) went.
+    assert_eq!(kept[0]["target"], "api");
+    assert_eq!(kept[0]["health"], "up");
+    assert_eq!(kept[0]["latency_ms"], 5.0);
+    let db = rusqlite::Connection::open(dir.path().join("upwatch.db")).unwrap();
+    let bases: i64 = db
+        .query_row("SELECT COUNT(*) FROM detail_base", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(bases, 1);
 
     // Past aggregate retention, the aggregate goes too.
     let later = at(10, 0) + chrono::Duration::hours(49);

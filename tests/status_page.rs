@@ -60,8 +60,9 @@ async fn seed(state: &Path, now: DateTime<Utc>) {
                     Health::Degraded => "too_slow".into(),
                     Health::Down => "http_status".into(),
                 },
-                detail: serde_json::json!({"target": name, "checked_at": t.to_rfc3339()})
-                    .to_string(),
+                detail: upwatch::store::detail::split(
+                    serde_json::json!({"target": name, "checked_at": t.to_rfc3339()}),
+                ),
             });
         }
     }

@@ -147,6 +147,16 @@ impl Store {
                 )?)
             })
             .await?;
+        // A shared detail part goes with the last result that used it.
+        self.batched(move |c| {
+            let w = watermark(c)?.map_or(i64::MIN, |w| w.saturating_mul(1000));
+            Ok(c.execute(
+                "DELETE FROM detail_base WHERE id IN
+                 (SELECT id FROM detail_base WHERE last_used < ?1 LIMIT ?2)",
+                params![raw_cutoff.min(w), PRUNE_BATCH],
+            )?)
+        })
+        .await?;
         let hour_cutoff = hour_of(agg_cutoff);
         let hourly = self
             .batched(move |c| {

@@ -14,6 +14,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::alert::{AlertState, Severity};
 
 mod catalog;
+pub mod detail;
 mod maintain;
 mod pages;
 mod read;
@@ -119,6 +120,14 @@ const MIGRATIONS: &[&str] = &[
         removed TEXT NOT NULL
      );
      CREATE INDEX catalog_event_by_target ON catalog_event (target, at);",
+    // 5: results store the part of their detail that repeats once (see store::detail).
+    "CREATE TABLE detail_base (
+        id INTEGER PRIMARY KEY,
+        digest INTEGER NOT NULL UNIQUE,
+        json TEXT NOT NULL,
+        last_used INTEGER NOT NULL
+     );
+     ALTER TABLE result ADD COLUMN base INTEGER;",
 ];
 
 /// Newest schema version this binary knows.
@@ -687,7 +696,7 @@ mod tests {
                 status: Some(200),
                 total_ms: 1.0,
                 failures: String::new(),
-                detail: "{}".into(),
+                detail: detail::split(serde_json::json!({"status": 200})),
             }])
             .await
             .unwrap();
@@ -728,7 +737,7 @@ mod tests {
         }
         let err = Store::open_file(&path).unwrap_err().to_string();
         assert!(
-            err.contains("schema version 99, newer than this upwatch knows (4)"),
+            err.contains("schema version 99, newer than this upwatch knows (5)"),
             "{err}"
         );
         let c = Connection::open(&path).unwrap();

@@ -378,15 +378,23 @@ impl Reader {
         self.db
             .with(move |c| {
                 let mut stmt = c.prepare_cached(
-                    "SELECT detail FROM result WHERE target = ?1 AND checked_at >= ?2
-                     ORDER BY checked_at DESC LIMIT ?3",
+                    "SELECT r.detail, r.base, b.json FROM result r
+                     LEFT JOIN detail_base b ON b.id = r.base
+                     WHERE r.target = ?1 AND r.checked_at >= ?2
+                     ORDER BY r.checked_at DESC LIMIT ?3",
                 )?;
                 let since = since.map_or(i64::MIN, ms);
-                let rows =
-                    stmt.query_map(params![target, since, limit], |r| r.get::<_, String>(0))?;
+                let rows = stmt.query_map(params![target, since, limit], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<i64>>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                    ))
+                })?;
                 let mut out = Vec::new();
                 for row in rows {
-                    out.push(decode_detail(&row?)?);
+                    let (own, base, shared) = row?;
+                    out.push(decode_detail(&own, base, shared.as_deref())?);
                 }
                 Ok(out)
             })
@@ -448,8 +456,17 @@ fn by_day(series: &[HourStats], first_day: i64, days: u32) -> Vec<HourStats> {
     out
 }
 
-fn decode_detail(text: &str) -> Result<Value, StoreError> {
-    serde_json::from_str(text).map_err(|source| StoreError::Decode {
+/// A stored result's detail: whole in its row (no `base`, as before schema 5), or joined
+/// from its own part and the shared one.
+fn decode_detail(own: &str, base: Option<i64>, shared: Option<&str>) -> Result<Value, StoreError> {
+    let decoded = match (base, shared) {
+        (None, _) => serde_json::from_str(own),
+        (Some(_), Some(shared)) => super::detail::join(shared, own),
+        // Pruning removes a shared part only after every result using it is past
+        // retention; one read racing that deletion still gets the result's own facts.
+        (Some(_), None) => serde_json::from_str(own),
+    };
+    decoded.map_err(|source| StoreError::Decode {
         what: "result",
         source,
     })
@@ -566,16 +583,18 @@ fn target_report(
     states: &[(String, String, AlertState)],
     series: &[HourStats],
 ) -> Result<TargetReport, StoreError> {
-    let last: Option<(i64, i64, String)> = c
+    type Last = (i64, String, Option<i64>, Option<String>);
+    let last: Option<Last> = c
         .query_row(
-            "SELECT health, checked_at, detail FROM result WHERE target = ?1
-             ORDER BY checked_at DESC LIMIT 1",
+            "SELECT r.health, r.detail, r.base, b.json FROM result r
+             LEFT JOIN detail_base b ON b.id = r.base
+             WHERE r.target = ?1 ORDER BY r.checked_at DESC LIMIT 1",
             params![target],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .optional()?;
     let (health, since, last_result) = match last {
-        Some((level, _, detail)) => {
+        Some((level, detail, base, shared)) => {
             // The current run began right after the last result with another health.
             let mut other_last: Option<i64> = None;
             for other in (0..=2).filter(|l| *l != level) {
@@ -594,7 +613,7 @@ fn target_report(
             (
                 Health::from_level(level),
                 since.map(from_ms),
-                Some(decode_detail(&detail)?),
+                Some(decode_detail(&detail, base, shared.as_deref())?),
             )
         }
         None => (None, None, None),

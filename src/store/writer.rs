@@ -9,11 +9,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::detail::Split;
 use super::{ms, Store, StoreError};
 use crate::config::StoreSettings;
 use crate::metrics::Metrics;
@@ -46,8 +47,8 @@ pub struct ResultRow {
     /// Failure kinds, space-separated (empty when up).
     pub failures: String,
     /// The result as `check` prints it (phases, TLS facts, failures with detail), plus the
-    /// response headers that were kept.
-    pub detail: String,
+    /// response headers that were kept, split for storage (see [`super::detail`]).
+    pub detail: Split,
 }
 
 impl ResultRow {
@@ -74,7 +75,7 @@ impl ResultRow {
                 .map(|f| f.kind.as_str())
                 .collect::<Vec<_>>()
                 .join(" "),
-            detail: detail.to_string(),
+            detail: super::detail::split(detail),
         }
     }
 }
@@ -251,19 +252,48 @@ impl Store {
         self.with(move |c| {
             let tx = c.transaction()?;
             {
+                // One row per distinct shared part; a result reuses it and moves its
+                // last use forward (pruning goes by that).
+                let mut base = tx.prepare_cached(
+                    "INSERT INTO detail_base (digest, json, last_used) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (digest) DO UPDATE SET last_used = max(last_used, excluded.last_used)
+                     WHERE json = excluded.json
+                     RETURNING id",
+                )?;
                 let mut stmt = tx.prepare_cached(
-                    "INSERT INTO result (target, checked_at, health, status, total_ms, failures, detail)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    "INSERT INTO result (target, checked_at, health, status, total_ms, failures, detail, base)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )?;
                 for r in &rows {
+                    let at = ms(r.checked_at);
+                    let id: Option<i64> = base
+                        .query_row(params![digest(&r.detail.shared), r.detail.shared, at], |row| {
+                            row.get(0)
+                        })
+                        .optional()?;
+                    // No id only when two shared parts share a digest: keep this one whole.
+                    let whole;
+                    let detail = match id {
+                        Some(_) => &r.detail.own,
+                        None => {
+                            whole = super::detail::join(&r.detail.shared, &r.detail.own)
+                                .map_err(|source| StoreError::Decode {
+                                    what: "result",
+                                    source,
+                                })?
+                                .to_string();
+                            &whole
+                        }
+                    };
                     stmt.execute(params![
                         &*r.target,
-                        ms(r.checked_at),
+                        at,
                         r.health.level(),
                         r.status,
                         r.total_ms,
                         r.failures,
-                        r.detail
+                        detail,
+                        id
                     ])?;
                 }
             }
@@ -272,6 +302,15 @@ impl Store {
         })
         .await
     }
+}
+
+/// The shared part's key in `detail_base`: the first 8 bytes of its SHA-256.
+fn digest(shared: &str) -> i64 {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(shared.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&d[..8]);
+    i64::from_be_bytes(first)
 }
 
 #[cfg(test)]
