@@ -371,8 +371,9 @@ def section_scale(http_port, https_port, counts):
         f"for {SCALE_SECONDS} s against the local server, which runs on the same 2 cores. "
         "Jitter: each probe's arrival against the target's own first arrival + n × 60 s.")
     out()
-    out("| targets | CPU (% of one core) | RSS max | jitter p50 | p99 | max | probes seen | ticks missed | late > 1 s |")
-    out("|---|---|---|---|---|---|---|---|---|")
+    out("| targets | CPU (% of one core) | RSS max | jitter p50 | p99 | max | probes seen | ticks missed | late > 1 s | store flush mean / max bucket |")
+    out("|---|---|---|---|---|---|---|---|---|---|")
+    breakdown = None
     for n in counts:
         cfg = (f'[daemon]\nmax_concurrency = 4096\n\n[store]\nretention = "1d"\n\n' +
                "".join(
@@ -385,7 +386,12 @@ def section_scale(http_port, https_port, counts):
             time.sleep(5)
             peak = max(peak, rss_kb(p.pid))
         c1, t1 = cpu_seconds(p.pid), time.monotonic()
+        flush = store_flush(addr)
         stop(p)
+        if os.environ.get("BENCH_ALLOC"):
+            r = subprocess.run([os.environ["BENCH_ALLOC"], write_config(cfg)],
+                               capture_output=True, text=True, check=True)
+            breakdown = json.loads(r.stdout)
         errs, seen, late, missed = [], 0, 0, 0
         for i in range(n):
             ts = arrivals(http_port, f"x{n}_{i}")
@@ -397,8 +403,43 @@ def section_scale(http_port, https_port, counts):
                 late += sum(1 for x in e if abs(x) > 1000)
         out(f"| {n:,} | {100 * (c1 - c0) / (t1 - t0):.0f} % | {peak / 1024:.0f} MB | "
             f"{q(errs, 0.5):.1f} ms | {q(errs, 0.99):.1f} ms | {max(errs or [0]):.1f} ms | "
-            f"{seen:,} | {missed} | {late} |")
+            f"{seen:,} | {missed} | {late} | {flush} |")
     out()
+    out("Store flush: one transaction per second (or per 1,000 results), from "
+        "`upwatch_store_flush_seconds`; \"max bucket\" is the upper bound of the highest "
+        "non-empty histogram bucket.")
+    out()
+    if breakdown:
+        out(f"Heap per target at {breakdown['targets']:,} targets (`bench-alloc`, a counting "
+            f"allocator): config {breakdown['config_bytes_per_target']:,} B; metric series "
+            f"{breakdown['metrics_registered_bytes_per_target']:,} B when registered, "
+            f"+{breakdown['metrics_observed_bytes_per_target']:,} B after the first result.")
+        out()
+
+
+def store_flush(addr):
+    """Mean flush time and the highest non-empty bucket of upwatch_store_flush_seconds."""
+    text = http_get(f"http://{addr}/metrics")
+    total = count = 0.0
+    top, prev = None, 0
+    for line in text.splitlines():
+        m = re.match(r'upwatch_store_flush_seconds_(sum|count|bucket)\{([^}]*)\} (\S+)', line)
+        if not m:
+            continue
+        kind, labels, value = m.group(1), m.group(2), float(m.group(3))
+        if kind == "sum":
+            total = value
+        elif kind == "count":
+            count = value
+        else:
+            le = re.search(r'le="([^"]+)"', labels).group(1)
+            if value > prev:
+                top = le
+            prev = value
+    if not count:
+        return "no flush"
+    bound = "+Inf" if top == "+Inf" else f"{float(top) * 1000:g} ms"
+    return f"{total / count * 1000:.1f} ms / ≤ {bound}"
 
 
 # --- 5. alert latency ---------------------------------------------------------------------

@@ -20,29 +20,15 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::alert::Severity;
-use crate::probe::{Health, ProbeResult};
+use target::TargetSeries;
+
+mod target;
+use crate::probe::ProbeResult;
 
 /// Histogram buckets for probe phases, seconds: 1 ms to 30 s.
 pub const DURATION_BUCKETS: [f64; 15] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0,
 ];
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct TargetL {
-    target: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct PhaseL {
-    target: String,
-    phase: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct HealthL {
-    target: String,
-    health: &'static str,
-}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KindL {
@@ -54,12 +40,6 @@ struct KindL {
 struct LimitL {
     target: String,
     kind: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct SeverityL {
-    target: String,
-    severity: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -79,24 +59,11 @@ struct VersionL {
 }
 
 type FGauge = Gauge<f64, AtomicU64>;
-type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
-
-fn duration_histogram() -> Histogram {
-    Histogram::new(DURATION_BUCKETS)
-}
 
 struct Inner {
     registry: Registry,
-    success: Family<TargetL, Gauge>,
-    health: Family<TargetL, Gauge>,
-    duration: HistogramFamily<PhaseL>,
-    last_duration: Family<TargetL, FGauge>,
-    status_code: Family<TargetL, Gauge>,
-    cert_expiry: Family<TargetL, Gauge>,
-    last_probe: Family<TargetL, FGauge>,
-    probes: Family<HealthL, Counter>,
+    targets: TargetSeries,
     failures: Family<KindL, Counter>,
-    alerts_firing: Family<SeverityL, Gauge>,
     notifications: Family<ChannelL, Counter>,
     outbox_pending: Gauge,
     store_flush: Histogram,
@@ -107,8 +74,6 @@ struct Inner {
     ratelimit_remaining: Family<LimitL, FGauge>,
     ratelimit_limit: Family<LimitL, FGauge>,
     ratelimit_reset: Family<LimitL, FGauge>,
-    ttft: Family<TargetL, FGauge>,
-    catalog_models: Family<TargetL, Gauge>,
 }
 
 /// Outcome of one delivery attempt, as counted in `upwatch_notifications_total`.
@@ -148,65 +113,11 @@ impl Metrics {
         let mut registry = Registry::with_labels(
             [(Cow::Borrowed("location"), Cow::Owned(location.to_string()))].into_iter(),
         );
-        let success = Family::<TargetL, Gauge>::default();
-        registry.register(
-            "upwatch_probe_success",
-            "Whether the last probe passed every condition (1) or not (0)",
-            success.clone(),
-        );
-        let health = Family::<TargetL, Gauge>::default();
-        registry.register(
-            "upwatch_probe_health",
-            "Health of the last probe: 0 down, 1 degraded, 2 up",
-            health.clone(),
-        );
-        let duration: HistogramFamily<PhaseL> = Family::new_with_constructor(duration_histogram);
-        registry.register(
-            "upwatch_probe_duration_seconds",
-            "Probe time by phase (dns, connect, tls, ttfb, transfer), in total, and time to first token (ttft) for chat probes",
-            duration.clone(),
-        );
-        let last_duration = Family::<TargetL, FGauge>::default();
-        registry.register(
-            "upwatch_probe_last_duration_seconds",
-            "Total time of the last probe",
-            last_duration.clone(),
-        );
-        let status_code = Family::<TargetL, Gauge>::default();
-        registry.register(
-            "upwatch_probe_http_status_code",
-            "HTTP status of the last probe (0 when no response arrived)",
-            status_code.clone(),
-        );
-        let cert_expiry = Family::<TargetL, Gauge>::default();
-        registry.register(
-            "upwatch_probe_tls_cert_expiry_timestamp_seconds",
-            "notAfter of the leaf certificate seen by the last HTTPS probe, unix seconds",
-            cert_expiry.clone(),
-        );
-        let last_probe = Family::<TargetL, FGauge>::default();
-        registry.register(
-            "upwatch_probe_timestamp_seconds",
-            "When the last probe started, unix seconds",
-            last_probe.clone(),
-        );
-        let probes = Family::<HealthL, Counter>::default();
-        registry.register(
-            "upwatch_probes",
-            "Probes completed, by health",
-            probes.clone(),
-        );
         let failures = Family::<KindL, Counter>::default();
         registry.register(
             "upwatch_probe_failures",
             "Failed conditions, by kind",
             failures.clone(),
-        );
-        let alerts_firing = Family::<SeverityL, Gauge>::default();
-        registry.register(
-            "upwatch_alerts_firing",
-            "Whether an alert of this severity is firing (1) or not (0)",
-            alerts_firing.clone(),
         );
         let notifications = Family::<ChannelL, Counter>::default();
         registry.register(
@@ -279,38 +190,18 @@ impl Metrics {
             "When a rate-limit window refills, unix seconds",
             ratelimit_reset.clone(),
         );
-        let ttft = Family::<TargetL, FGauge>::default();
-        registry.register(
-            "upwatch_probe_ttft_seconds",
-            "Time to first token of the last chat probe that streamed content",
-            ttft.clone(),
-        );
-        let catalog_models = Family::<TargetL, Gauge>::default();
-        registry.register(
-            "upwatch_catalog_models",
-            "Models the last catalog probe listed",
-            catalog_models.clone(),
-        );
+        let targets = TargetSeries::default();
+        registry.register_collector(Box::new(targets.clone()));
         Metrics(Arc::new(Inner {
+            targets,
             ratelimit_remaining,
             ratelimit_limit,
             ratelimit_reset,
-            ttft,
-            catalog_models,
             page_overall,
             page_incidents,
             page_last,
             registry,
-            success,
-            health,
-            duration,
-            last_duration,
-            status_code,
-            cert_expiry,
-            last_probe,
-            probes,
             failures,
-            alerts_firing,
             notifications,
             outbox_pending,
             store_flush,
@@ -337,74 +228,16 @@ impl Metrics {
     /// Creates the per-target counters and alert gauges at zero, so `rate()` and alert
     /// rules see every target from the first scrape.
     pub fn register_target(&self, target: &str) {
-        for health in [Health::Up, Health::Degraded, Health::Down] {
-            drop(self.0.probes.get_or_create(&HealthL {
-                target: target.to_string(),
-                health: health.as_str(),
-            }));
-        }
-        for sev in Severity::ALL {
-            drop(self.0.alerts_firing.get_or_create(&SeverityL {
-                target: target.to_string(),
-                severity: sev.as_str(),
-            }));
-        }
+        self.0.targets.register(target);
     }
 
     /// Records one probe result.
     pub fn observe(&self, r: &ProbeResult) {
-        let t = TargetL {
-            target: r.target.to_string(),
-        };
         let m = &self.0;
-        m.success.get_or_create(&t).set(i64::from(r.ok()));
-        m.health.get_or_create(&t).set(i64::from(r.health.level()));
-        m.status_code
-            .get_or_create(&t)
-            .set(r.status.map_or(0, i64::from));
-        m.last_duration.get_or_create(&t).set(r.total.as_secs_f64());
-        m.last_probe
-            .get_or_create(&t)
-            .set(r.checked_at.timestamp_millis() as f64 / 1000.0);
-        if let Some(tls) = &r.tls {
-            m.cert_expiry
-                .get_or_create(&t)
-                .set(tls.not_after.timestamp());
-        }
-        let phases = [
-            ("dns", r.phases.dns),
-            ("connect", r.phases.connect),
-            ("tls", r.phases.tls),
-            ("ttfb", r.phases.ttfb),
-            ("transfer", r.phases.transfer),
-            ("total", Some(r.total)),
-            ("ttft", r.chat.as_ref().and_then(|c| c.ttft)),
-        ];
-        for (phase, d) in phases {
-            if let Some(d) = d {
-                m.duration
-                    .get_or_create(&PhaseL {
-                        target: t.target.clone(),
-                        phase,
-                    })
-                    .observe(d.as_secs_f64());
-            }
-        }
-        m.probes
-            .get_or_create(&HealthL {
-                target: t.target.clone(),
-                health: r.health.as_str(),
-            })
-            .inc();
-        if let Some(ttft) = r.chat.as_ref().and_then(|c| c.ttft) {
-            m.ttft.get_or_create(&t).set(ttft.as_secs_f64());
-        }
-        if let Some(models) = &r.models {
-            m.catalog_models.get_or_create(&t).set(models.len() as i64);
-        }
+        m.targets.observe(r);
         for l in r.response.iter().flat_map(|resp| &resp.ratelimit.limits) {
             let label = LimitL {
-                target: t.target.clone(),
+                target: r.target.to_string(),
                 kind: l.kind.clone(),
             };
             if let Some(v) = l.remaining {
@@ -422,7 +255,7 @@ impl Metrics {
         for f in &r.failures {
             m.failures
                 .get_or_create(&KindL {
-                    target: t.target.clone(),
+                    target: r.target.to_string(),
                     kind: f.kind.as_str(),
                 })
                 .inc();
@@ -431,13 +264,7 @@ impl Metrics {
 
     /// Sets whether `target`'s alert of `severity` is firing.
     pub fn alert_firing(&self, target: &str, severity: Severity, firing: bool) {
-        self.0
-            .alerts_firing
-            .get_or_create(&SeverityL {
-                target: target.to_string(),
-                severity: severity.as_str(),
-            })
-            .set(i64::from(firing));
+        self.0.targets.alert_firing(target, severity, firing);
     }
 
     /// Counts one delivery attempt on `channel`.
