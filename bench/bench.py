@@ -203,14 +203,16 @@ def section_overhead(http_port, https_port):
     out("Reported latency minus the injected delay, one fresh connection per probe (HTTPS: "
         "TLS 1.3 with a full handshake each time). upwatch: `latency_ms` of `upwatch check "
         "--format json`; blackbox_exporter: `probe_duration_seconds` from `/probe`; curl: "
-        f"`time_total`. {OVERHEAD_ROUNDS} rounds per row, interleaved upwatch, curl, blackbox.")
+        f"`time_total`. {OVERHEAD_ROUNDS} rounds per row ({max(10, OVERHEAD_ROUNDS // 2)} at "
+        "500 ms), after two warm-up rounds, interleaved upwatch, curl, blackbox.")
     out()
     bb_proc, bb = start_blackbox()
     rows, phases = [], []
     for scheme, port in (("http", http_port), ("https", https_port)):
         for delay in (0, 50, 500):
             url = f"{scheme}://127.0.0.1:{port}/delay/{delay}"
-            rounds = OVERHEAD_ROUNDS if delay < 500 else max(10, OVERHEAD_ROUNDS // 3)
+            # 500 ms rows cost 1.5 s a round; half the rounds still give a stable median.
+            rounds = OVERHEAD_ROUNDS if delay < 500 else max(10, OVERHEAD_ROUNDS // 2)
             data = {"upwatch": [], "curl": [], "blackbox": []}
             for i in range(rounds + 2):
                 u = upwatch_once(url)
@@ -517,7 +519,7 @@ def main():
             elif s == "spread":
                 section_spread(http_port)
             elif s == "scale":
-                counts = [int(x) for x in os.environ.get("BENCH_SCALE_COUNTS", "10000,50000").split(",")]
+                counts = [int(x) for x in os.environ.get("BENCH_SCALE_COUNTS", "10000,50000,100000,150000").split(",")]
                 section_scale(http_port, https_port, counts)
             elif s == "alerts":
                 section_alerts(http_port)
