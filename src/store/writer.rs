@@ -317,6 +317,53 @@ fn digest(shared: &str) -> i64 {
 mod tests {
     use super::*;
 
+    /// Two different shared parts with one digest cannot happen by chance (64 bits of
+    /// SHA-256); if they ever do, the second result is stored whole, not joined wrongly.
+    #[tokio::test]
+    async fn a_digest_collision_keeps_the_result_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let detail = serde_json::json!({"target": "api", "status": 200, "latency_ms": 5.0,
+                                        "checked_at": "2026-11-23T10:00:00.000Z"});
+        let split = super::super::detail::split(detail.clone());
+        let taken = digest(&split.shared);
+        store
+            .with(move |c| {
+                c.execute(
+                    "INSERT INTO detail_base (digest, json, last_used) VALUES (?1, '{\"other\":1}', 0)",
+                    params![taken],
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let row = ResultRow {
+            target: Arc::from("api"),
+            checked_at: super::super::from_ms(1_000),
+            health: Health::Up,
+            status: Some(200),
+            total_ms: 5.0,
+            failures: String::new(),
+            detail: split,
+        };
+        store.insert_results(vec![row]).await.unwrap();
+        let (base, stored): (Option<i64>, String) = store
+            .with(|c| {
+                Ok(c.query_row("SELECT base, detail FROM result", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(base, None);
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&stored).unwrap(),
+            detail
+        );
+        let read = super::super::Reader::open(dir.path()).unwrap();
+        assert_eq!(read.results("api", None, 10).await.unwrap(), vec![detail]);
+    }
+
     #[test]
     fn readiness_follows_the_last_write() {
         let h = StoreHealth::default();
