@@ -16,7 +16,7 @@
 use serde_json::{Map, Value};
 
 /// Top-level keys that change from probe to probe. Failures are here because their
-/// details quote measured values ("took 3412 ms").
+/// details quote measured values ("latency 3.412 s > 3.000 s").
 const OWN_KEYS: &[&str] = &[
     "checked_at",
     "latency_ms",
