@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use upwatch::probe::{Health, Phases, ProbeResult};
+use upwatch::probe::{Phases, ProbeResult};
 
 /// The system allocator, counting live bytes.
 struct Counting;
@@ -66,12 +66,7 @@ fn main() {
     let before = live();
     for t in &cfg.targets {
         metrics.observe(&ProbeResult {
-            target: t.name.clone(),
-            url: Arc::from(t.url.as_str()),
-            checked_at: chrono::Utc::now(),
-            health: Health::Up,
             status: Some(200),
-            http_version: None,
             phases: Phases {
                 dns: Some(ms(0)),
                 connect: Some(ms(1)),
@@ -80,17 +75,11 @@ fn main() {
                 transfer: Some(ms(1)),
             },
             total: ms(7),
-            tls: None,
-            failures: vec![],
-            response: None,
-            remote_addr: None,
-            attempts: 1,
-            reused_connection: false,
-            error_class: None,
-            vendor: None,
-            side: None,
-            models: None,
-            chat: None,
+            ..ProbeResult::started(
+                t.name.clone(),
+                Arc::from(t.url.as_str()),
+                chrono::Utc::now(),
+            )
         });
     }
     let observed = live() - before;

@@ -14,7 +14,7 @@ use upwatch::alert::{Severity, TransitionKind};
 use upwatch::config::{self, Config, Env};
 use upwatch::notify::outbox::{Dispatcher, Wakers, WallClock};
 use upwatch::notify::{Notification, Notifier};
-use upwatch::probe::{Failure, FailureKind, Health, Phases, ProbeResult};
+use upwatch::probe::{Failure, FailureKind, Health, ProbeResult};
 use upwatch::store::{OutboxCounts, OutboxRow, Store};
 
 struct Clock(Arc<Mutex<DateTime<Utc>>>);
@@ -349,25 +349,11 @@ fn result(failing: bool, at: DateTime<Utc>) -> ProbeResult {
         vec![]
     };
     ProbeResult {
-        target: Arc::from("api"),
-        url: Arc::from("http://127.0.0.1:9/"),
-        checked_at: at,
         health: if failing { Health::Down } else { Health::Up },
         status: Some(if failing { 500 } else { 200 }),
-        http_version: None,
-        phases: Phases::default(),
         total: Duration::from_millis(5),
-        tls: None,
         failures,
-        response: None,
-        remote_addr: None,
-        attempts: 1,
-        reused_connection: false,
-        error_class: None,
-        vendor: None,
-        side: None,
-        models: None,
-        chat: None,
+        ..ProbeResult::started(Arc::from("api"), Arc::from("http://127.0.0.1:9/"), at)
     }
 }
 

@@ -228,157 +228,144 @@ enum Sample {
     Hist(f64, u64, Buckets),
 }
 
-type Extract = fn(&Series, &mut dyn FnMut(Option<&'static str>, Sample));
+/// How a family reads a target's series.
+enum Read {
+    /// One sample, once the target has a value.
+    One(fn(&Series) -> Option<Sample>),
+    /// One sample per value of an extra label (its name first).
+    Each(
+        &'static str,
+        fn(&Series, &mut dyn FnMut(&'static str, Sample)),
+    ),
+}
 
 /// One exported family: name, help (ending in a period, as `Registry::register` writes
-/// it), type, the extra label's name, and how to read it.
+/// it), type, and how to read it.
 struct FamilyDef {
     name: &'static str,
     help: &'static str,
     kind: MetricType,
-    label: &'static str,
-    read: Extract,
+    read: Read,
 }
+
+impl FamilyDef {
+    /// Calls `out` with each sample of `s`, and the extra label (name, value) if any.
+    fn samples(&self, s: &Series, out: &mut dyn FnMut(Option<ExtraLabel>, Sample)) {
+        match self.read {
+            Read::One(read) => {
+                if let Some(sample) = read(s) {
+                    out(None, sample);
+                }
+            }
+            Read::Each(label, read) => read(s, &mut |value, sample| {
+                out(Some((label, value)), sample);
+            }),
+        }
+    }
+}
+
+/// A label besides `target`: name and value.
+type ExtraLabel = (&'static str, &'static str);
 
 const FAMILIES: &[FamilyDef] = &[
     FamilyDef {
         name: "upwatch_probe_success",
         help: "Whether the last probe passed every condition (1) or not (0).",
         kind: MetricType::Gauge,
-        label: "",
-        read: |s, out| {
-            if let Some(v) = s.success.value() {
-                out(None, Sample::Gauge(v));
-            }
-        },
+        read: Read::One(|s| s.success.value().map(Sample::Gauge)),
     },
     FamilyDef {
         name: "upwatch_probe_health",
         help: "Health of the last probe: 0 down, 1 degraded, 2 up.",
         kind: MetricType::Gauge,
-        label: "",
-        read: |s, out| {
-            if let Some(v) = s.health.value() {
-                out(None, Sample::Gauge(v));
-            }
-        },
+        read: Read::One(|s| s.health.value().map(Sample::Gauge)),
     },
     FamilyDef {
         name: "upwatch_probe_duration_seconds",
         help: "Probe time by phase (dns, connect, tls, ttfb, transfer), in total, and time to first token (ttft) for chat probes.",
         kind: MetricType::Histogram,
-        label: "phase",
-        read: |s, out| {
-            for (phase, h) in PHASES.iter().zip(&s.durations) {
+        read: Read::Each("phase", |s, out| {
+            let ttft = s.ttft_hist.get().map(|h| ("ttft", &**h));
+            for (phase, h) in PHASES.iter().copied().zip(&s.durations).chain(ttft) {
                 if let Some((sum, count, buckets)) = h.snapshot() {
-                    out(Some(phase), Sample::Hist(sum, count, buckets));
+                    out(phase, Sample::Hist(sum, count, buckets));
                 }
             }
-            if let Some((sum, count, buckets)) = s.ttft_hist.get().and_then(|h| h.snapshot()) {
-                out(Some("ttft"), Sample::Hist(sum, count, buckets));
-            }
-        },
+        }),
     },
     FamilyDef {
         name: "upwatch_probe_last_duration_seconds",
         help: "Total time of the last probe.",
         kind: MetricType::Gauge,
-        label: "",
-        read: |s, out| {
-            if let Some(v) = s.last_duration.value() {
-                out(None, Sample::FGauge(v));
-            }
-        },
+        read: Read::One(|s| s.last_duration.value().map(Sample::FGauge)),
     },
     FamilyDef {
         name: "upwatch_probe_http_status_code",
         help: "HTTP status of the last probe (0 when no response arrived).",
         kind: MetricType::Gauge,
-        label: "",
-        read: |s, out| {
-            if let Some(v) = s.status_code.value() {
-                out(None, Sample::Gauge(v));
-            }
-        },
+        read: Read::One(|s| s.status_code.value().map(Sample::Gauge)),
     },
     FamilyDef {
         name: "upwatch_probe_tls_cert_expiry_timestamp_seconds",
         help: "notAfter of the leaf certificate seen by the last HTTPS probe, unix seconds.",
         kind: MetricType::Gauge,
-        label: "",
-        read: |s, out| {
-            if let Some(v) = s.cert_expiry.value() {
-                out(None, Sample::Gauge(v));
-            }
-        },
+        read: Read::One(|s| s.cert_expiry.value().map(Sample::Gauge)),
     },
     FamilyDef {
         name: "upwatch_probe_timestamp_seconds",
         help: "When the last probe started, unix seconds.",
         kind: MetricType::Gauge,
-        label: "",
-        read: |s, out| {
-            if let Some(v) = s.last_probe.value() {
-                out(None, Sample::FGauge(v));
-            }
-        },
+        read: Read::One(|s| s.last_probe.value().map(Sample::FGauge)),
     },
     FamilyDef {
         name: "upwatch_probes",
         help: "Probes completed, by health.",
         kind: MetricType::Counter,
-        label: "health",
-        read: |s, out| {
+        read: Read::Each("health", |s, out| {
             for (h, n) in HEALTHS.iter().zip(&s.probes) {
-                out(Some(h.as_str()), Sample::Counter(n.load(Ordering::Relaxed)));
+                out(h.as_str(), Sample::Counter(n.load(Ordering::Relaxed)));
             }
-        },
+        }),
     },
     FamilyDef {
         name: "upwatch_alerts_firing",
         help: "Whether an alert of this severity is firing (1) or not (0).",
         kind: MetricType::Gauge,
-        label: "severity",
-        read: |s, out| {
+        read: Read::Each("severity", |s, out| {
             for (sev, v) in Severity::ALL.iter().zip(&s.alerts_firing) {
-                out(Some(sev.as_str()), Sample::Gauge(v.load(Ordering::Relaxed)));
+                out(sev.as_str(), Sample::Gauge(v.load(Ordering::Relaxed)));
             }
-        },
+        }),
     },
     FamilyDef {
         name: "upwatch_probe_ttft_seconds",
         help: "Time to first token of the last chat probe that streamed content.",
         kind: MetricType::Gauge,
-        label: "",
-        read: |s, out| {
-            if let Some(v) = s.ttft.value() {
-                out(None, Sample::FGauge(v));
-            }
-        },
+        read: Read::One(|s| s.ttft.value().map(Sample::FGauge)),
     },
     FamilyDef {
         name: "upwatch_catalog_models",
         help: "Models the last catalog probe listed.",
         kind: MetricType::Gauge,
-        label: "",
-        read: |s, out| {
-            if let Some(v) = s.catalog_models.value() {
-                out(None, Sample::Gauge(v));
-            }
-        },
+        read: Read::One(|s| s.catalog_models.value().map(Sample::Gauge)),
     },
 ];
 
 fn encode_sample(
     metric: &mut prometheus_client::encoding::MetricEncoder<'_>,
     target: &str,
-    label: &str,
-    extra: Option<&str>,
+    extra: Option<ExtraLabel>,
     sample: Sample,
 ) -> Result<(), std::fmt::Error> {
     let one = [("target", target)];
-    let two = [("target", target), (label, extra.unwrap_or(""))];
-    let labels: &[(&str, &str)] = if extra.is_some() { &two } else { &one };
+    let two;
+    let labels: &[(&str, &str)] = match extra {
+        Some(extra) => {
+            two = [("target", target), extra];
+            &two
+        }
+        None => &one,
+    };
     let mut m = metric.encode_family(&labels)?;
     match sample {
         Sample::Gauge(v) => m.encode_gauge(&v),
@@ -404,7 +391,7 @@ impl Collector for TargetSeries {
             // Like a Family with no series, a family with no sample is left out.
             let mut any = false;
             for (_, series) in &all {
-                (family.read)(series, &mut |_, _| any = true);
+                family.samples(series, &mut |_, _| any = true);
                 if any {
                     break;
                 }
@@ -416,9 +403,9 @@ impl Collector for TargetSeries {
                 encoder.encode_descriptor(family.name, family.help, None, family.kind)?;
             let mut result = Ok(());
             for (target, series) in &all {
-                (family.read)(series, &mut |extra, sample| {
+                family.samples(series, &mut |extra, sample| {
                     if result.is_ok() {
-                        result = encode_sample(&mut metric, target, family.label, extra, sample);
+                        result = encode_sample(&mut metric, target, extra, sample);
                     }
                 });
             }
@@ -457,28 +444,16 @@ mod tests {
 
     fn result(target: &str, d: Duration) -> ProbeResult {
         ProbeResult {
-            target: Arc::from(target),
-            url: Arc::from("http://127.0.0.1/"),
-            checked_at: chrono::Utc::now(),
-            health: Health::Up,
-            status: None,
-            http_version: None,
             phases: crate::probe::Phases {
                 connect: Some(d),
                 ..Default::default()
             },
             total: d,
-            tls: None,
-            failures: vec![],
-            response: None,
-            remote_addr: None,
-            attempts: 1,
-            reused_connection: false,
-            error_class: None,
-            vendor: None,
-            side: None,
-            models: None,
-            chat: None,
+            ..ProbeResult::started(
+                Arc::from(target),
+                Arc::from("http://127.0.0.1/"),
+                chrono::Utc::now(),
+            )
         }
     }
 

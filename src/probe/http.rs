@@ -135,27 +135,7 @@ impl TargetProber {
         let mut laps = Laps::new(start);
         let mut failures = Vec::new();
 
-        let mut result = ProbeResult {
-            target: t.name.clone(),
-            url: t.display_url.clone(),
-            checked_at,
-            health: super::Health::Up,
-            status: None,
-            http_version: None,
-            phases: Phases::default(),
-            total: Duration::ZERO,
-            tls: None,
-            failures: Vec::new(),
-            response: None,
-            remote_addr: None,
-            attempts: 1,
-            reused_connection: false,
-            error_class: None,
-            vendor: None,
-            side: None,
-            models: None,
-            chat: None,
-        };
+        let mut result = ProbeResult::started(t.name.clone(), t.display_url.clone(), checked_at);
 
         // A kept connection is used only if it is still open and ready.
         let reusable = match self.conn.take() {

@@ -417,6 +417,31 @@ pub struct ChatInfo {
 }
 
 impl ProbeResult {
+    /// A result before anything was observed: up, no failures, one attempt, no phases.
+    pub fn started(target: Arc<str>, url: Arc<str>, checked_at: DateTime<Utc>) -> Self {
+        ProbeResult {
+            target,
+            url,
+            checked_at,
+            health: Health::Up,
+            status: None,
+            http_version: None,
+            phases: Phases::default(),
+            total: Duration::ZERO,
+            tls: None,
+            failures: Vec::new(),
+            response: None,
+            remote_addr: None,
+            attempts: 1,
+            reused_connection: false,
+            error_class: None,
+            vendor: None,
+            side: None,
+            models: None,
+            chat: None,
+        }
+    }
+
     /// Health implied by a set of failures: down if any failure is not degrade-only.
     pub fn health_of(failures: &[Failure]) -> Health {
         if failures.is_empty() {

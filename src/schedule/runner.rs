@@ -36,10 +36,9 @@ pub fn spawn_targets(
     }));
     for target in &config.targets {
         let prober = TargetProber::new(target.clone(), tls.get(&target.tls));
-        let ticker = match offsets.get(&*target.name) {
-            Some(offset) => Ticker::at_offset(&target.schedule, *offset, start),
-            None => Ticker::new(&target.schedule, &target.name, start),
-        };
+        // Cron targets have no offset, and a cron ticker ignores it.
+        let offset = offsets.get(&*target.name).copied().unwrap_or_default();
+        let ticker = Ticker::at_offset(&target.schedule, offset, start);
         let gate = gates
             .get(&target.name)
             .cloned()

@@ -136,24 +136,25 @@ impl Store {
         let agg_cutoff = now
             - chrono::Duration::from_std(settings.aggregate_retention)
                 .unwrap_or(chrono::Duration::MAX);
-        // Raw rows go only once their hour is aggregated, whatever the retention says.
+        // Raw rows go only once their hour is aggregated, whatever the retention says. The
+        // watermark cannot move during pruning: aggregation runs in the same task.
+        let aggregated = self.with(|c| watermark(c)).await?;
+        let result_cutoff = raw_cutoff.min(aggregated.map_or(i64::MIN, |w| w.saturating_mul(1000)));
         let results = self
             .batched(move |c| {
-                let w = watermark(c)?.map_or(i64::MIN, |w| w.saturating_mul(1000));
                 Ok(c.execute(
                     "DELETE FROM result WHERE id IN
                      (SELECT id FROM result WHERE checked_at < ?1 LIMIT ?2)",
-                    params![raw_cutoff.min(w), PRUNE_BATCH],
+                    params![result_cutoff, PRUNE_BATCH],
                 )?)
             })
             .await?;
         // A shared detail part goes with the last result that used it.
         self.batched(move |c| {
-            let w = watermark(c)?.map_or(i64::MIN, |w| w.saturating_mul(1000));
             Ok(c.execute(
                 "DELETE FROM detail_base WHERE id IN
                  (SELECT id FROM detail_base WHERE last_used < ?1 LIMIT ?2)",
-                params![raw_cutoff.min(w), PRUNE_BATCH],
+                params![result_cutoff, PRUNE_BATCH],
             )?)
         })
         .await?;

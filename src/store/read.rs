@@ -378,23 +378,19 @@ impl Reader {
         self.db
             .with(move |c| {
                 let mut stmt = c.prepare_cached(
-                    "SELECT r.detail, r.base, b.json FROM result r
+                    "SELECT r.detail, b.json FROM result r
                      LEFT JOIN detail_base b ON b.id = r.base
                      WHERE r.target = ?1 AND r.checked_at >= ?2
                      ORDER BY r.checked_at DESC LIMIT ?3",
                 )?;
                 let since = since.map_or(i64::MIN, ms);
                 let rows = stmt.query_map(params![target, since, limit], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, Option<i64>>(1)?,
-                        r.get::<_, Option<String>>(2)?,
-                    ))
+                    Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
                 })?;
                 let mut out = Vec::new();
                 for row in rows {
-                    let (own, base, shared) = row?;
-                    out.push(decode_detail(&own, base, shared.as_deref())?);
+                    let (own, shared) = row?;
+                    out.push(decode_detail(&own, shared.as_deref())?);
                 }
                 Ok(out)
             })
@@ -456,15 +452,14 @@ fn by_day(series: &[HourStats], first_day: i64, days: u32) -> Vec<HourStats> {
     out
 }
 
-/// A stored result's detail: whole in its row (no `base`, as before schema 5), or joined
-/// from its own part and the shared one.
-fn decode_detail(own: &str, base: Option<i64>, shared: Option<&str>) -> Result<Value, StoreError> {
-    let decoded = match (base, shared) {
-        (None, _) => serde_json::from_str(own),
-        (Some(_), Some(shared)) => super::detail::join(shared, own),
-        // Pruning removes a shared part only after every result using it is past
-        // retention; one read racing that deletion still gets the result's own facts.
-        (Some(_), None) => serde_json::from_str(own),
+/// A stored result's detail from its row and the shared part the row's `base` names, if
+/// any. Without one the row is whole (written before schema 5, or on a digest collision);
+/// or, in a read racing the pruning of a result past retention, it still gives the
+/// result's own facts.
+fn decode_detail(own: &str, shared: Option<&str>) -> Result<Value, StoreError> {
+    let decoded = match shared {
+        Some(shared) => super::detail::join(shared, own),
+        None => serde_json::from_str(own),
     };
     decoded.map_err(|source| StoreError::Decode {
         what: "result",
@@ -583,18 +578,17 @@ fn target_report(
     states: &[(String, String, AlertState)],
     series: &[HourStats],
 ) -> Result<TargetReport, StoreError> {
-    type Last = (i64, String, Option<i64>, Option<String>);
-    let last: Option<Last> = c
+    let last: Option<(i64, String, Option<String>)> = c
         .query_row(
-            "SELECT r.health, r.detail, r.base, b.json FROM result r
+            "SELECT r.health, r.detail, b.json FROM result r
              LEFT JOIN detail_base b ON b.id = r.base
              WHERE r.target = ?1 ORDER BY r.checked_at DESC LIMIT 1",
             params![target],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?;
     let (health, since, last_result) = match last {
-        Some((level, detail, base, shared)) => {
+        Some((level, detail, shared)) => {
             // The current run began right after the last result with another health.
             let mut other_last: Option<i64> = None;
             for other in (0..=2).filter(|l| *l != level) {
@@ -613,7 +607,7 @@ fn target_report(
             (
                 Health::from_level(level),
                 since.map(from_ms),
-                Some(decode_detail(&detail, base, shared.as_deref())?),
+                Some(decode_detail(&detail, shared.as_deref())?),
             )
         }
         None => (None, None, None),
