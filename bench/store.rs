@@ -22,7 +22,7 @@ const BATCH: usize = 1000;
 
 #[tokio::main]
 async fn main() {
-    upwatch::probe::tls::install_default_provider();
+    upwatch::tls::install_default_provider();
     let mut args = std::env::args().skip(1);
     let (Some(state), Some(url), Some(ca)) = (args.next(), args.next(), args.next()) else {
         eprintln!("usage: bench-store STATE_DIR URL CA_PEM");

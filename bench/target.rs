@@ -152,7 +152,7 @@ fn acceptor(ca_out: &str) -> tokio_rustls::TlsAcceptor {
 
 #[tokio::main]
 async fn main() {
-    upwatch::probe::tls::install_default_provider();
+    upwatch::tls::install_default_provider();
     let ca_out = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "bench-ca.pem".into());

@@ -10,15 +10,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::alert::engine::Engine;
+use crate::clock::WallClock;
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::notify::outbox::{Dispatcher, Wakers, WallClock};
+use crate::notify::outbox::{Dispatcher, Wakers};
 use crate::notify::{Notifier, NotifySetupError};
 use crate::pipeline::{Alerts, Pipeline};
-use crate::probe::tls::{TlsConfigs, TlsSetupError};
+use crate::probe::tls::TlsConfigs;
 use crate::schedule::{runner, Heartbeat};
 use crate::server::{ServerError, ServerState};
 use crate::store::{IncidentEvent, Reader, Store, StoreError, StoreHealth, Writer};
+use crate::tls::TlsSetupError;
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]

@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 
 use crate::config::{self, Config, LogFormat};
 use crate::correlate::Others;
-use crate::probe::result::ms;
+use crate::fmt::ms;
 use crate::probe::tls::TlsConfigs;
 use crate::probe::{Health, ProbeResult, TargetProber};
 use crate::statuspage::Reading;
@@ -92,7 +92,7 @@ pub enum Format {
 
 /// Runs the parsed command line and returns the process exit code.
 pub fn main(cli: Cli) -> ExitCode {
-    crate::probe::tls::install_default_provider();
+    crate::tls::install_default_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -217,7 +217,7 @@ pub fn status_table(
 ) -> String {
     let when = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
     let ago = |t: chrono::DateTime<chrono::Utc>| {
-        crate::notify::human_duration((now - t).to_std().unwrap_or_default())
+        crate::fmt::human_duration((now - t).to_std().unwrap_or_default())
     };
     let pct = |p: Option<f64>| {
         p.map_or("-".to_string(), |p| {
@@ -253,7 +253,7 @@ pub fn status_table(
             let span = match i.ended_at {
                 Some(_) => format!(
                     "lasted {}",
-                    crate::notify::human_duration(std::time::Duration::from_secs(
+                    crate::fmt::human_duration(std::time::Duration::from_secs(
                         u64::try_from(i.duration_s).unwrap_or(0)
                     ))
                 ),
@@ -342,7 +342,7 @@ async fn run(path: &Path) -> u8 {
                 }
             }
         };
-        let ran = crate::app::run(config, crate::notify::outbox::system_clock(), stop).await;
+        let ran = crate::app::run(config, crate::clock::system_clock(), stop).await;
         if let Err(e) = ran {
             tracing::error!("{e}");
             eprintln!("upwatch: {e}");

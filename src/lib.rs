@@ -8,8 +8,11 @@
 pub mod alert;
 pub mod app;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod correlate;
+pub mod fmt;
+pub mod http_date;
 pub mod metrics;
 pub mod notify;
 pub mod pipeline;
@@ -22,6 +25,7 @@ pub mod shutdown;
 pub mod statuspage;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 
 /// An error with its causes, `outer: cause: root`, skipping causes whose text the outer
 /// message already contains (hyper, reqwest and lettre put the useful part in the source).

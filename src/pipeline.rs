@@ -10,10 +10,11 @@ use tokio::sync::mpsc;
 
 use crate::alert::engine::{Engine, Observation};
 use crate::alert::{Severity, TransitionKind};
+use crate::clock::WallClock;
 use crate::config::{StatusPage, Target};
 use crate::correlate::Others;
 use crate::metrics::Metrics;
-use crate::notify::outbox::{Wakers, WallClock};
+use crate::notify::outbox::Wakers;
 use crate::notify::{new_id, Notification};
 use crate::probe::{Failure, FailureKind};
 use crate::probe::{Health, ProbeResult};
@@ -362,7 +363,7 @@ impl Pipeline {
 
 /// One structured line per probe: target, health, status, total ms, failures.
 pub fn log_result(r: &ProbeResult) {
-    let latency_ms = crate::probe::result::ms(r.total);
+    let latency_ms = crate::fmt::ms(r.total);
     let status = r.status.map(i64::from).unwrap_or(-1);
     match r.health {
         Health::Up => {

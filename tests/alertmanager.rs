@@ -49,7 +49,7 @@ impl Drop for Alertmanager {
 
 async fn alertmanager() -> Alertmanager {
     // The test's own reqwest clients use the crate's one crypto provider.
-    upwatch::probe::tls::install_default_provider();
+    upwatch::tls::install_default_provider();
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("alertmanager.yml");
     std::fs::write(

@@ -11,8 +11,9 @@ use common::*;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use upwatch::alert::{Severity, TransitionKind};
+use upwatch::clock::WallClock;
 use upwatch::config::{self, Config, Env};
-use upwatch::notify::outbox::{Dispatcher, Wakers, WallClock};
+use upwatch::notify::outbox::{Dispatcher, Wakers};
 use upwatch::notify::{Notification, Notifier};
 use upwatch::probe::{Failure, FailureKind, Health, ProbeResult};
 use upwatch::store::{OutboxCounts, OutboxRow, Store};
@@ -295,7 +296,7 @@ async fn a_hung_slack_does_not_delay_the_webhook() {
     let s = setup(&channels, Duration::from_secs(86_400)).await;
     // Real time here: the channel tasks run as in the daemon.
     let d = Dispatcher {
-        clock: upwatch::notify::outbox::system_clock(),
+        clock: upwatch::clock::system_clock(),
         ..s.dispatcher.clone()
     };
     let now = Utc::now();

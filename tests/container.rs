@@ -88,7 +88,7 @@ async fn runs_as_pid_1_on_a_read_only_root_configured_by_the_environment() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    upwatch::probe::tls::install_default_provider();
+    upwatch::tls::install_default_provider();
     let http = reqwest::Client::new();
     let mut healthy = false;
     for _ in 0..100 {

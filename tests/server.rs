@@ -15,7 +15,7 @@ struct Http(reqwest::Client);
 
 impl Http {
     fn new() -> Self {
-        upwatch::probe::tls::install_default_provider();
+        upwatch::tls::install_default_provider();
         Http(reqwest::Client::builder().build().unwrap())
     }
 
@@ -117,7 +117,7 @@ max_latency = "100ms"
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let daemon = tokio::spawn(upwatch::app::run_with(
         cfg,
-        upwatch::notify::outbox::system_clock(),
+        upwatch::clock::system_clock(),
         async move {
             let _ = stop_rx.await;
         },

@@ -271,7 +271,7 @@ max_latency = "100ms"
     // Let the writer's one-second batch land.
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
-    upwatch::probe::tls::install_default_provider();
+    upwatch::tls::install_default_provider();
     let http = reqwest::Client::new();
     let api: Value = http
         .get(format!("{base}/api/v1/targets"))

@@ -187,14 +187,8 @@ pub enum IpVersion {
     V6,
 }
 
-/// TLS trust settings of a target.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct TlsOptions {
-    /// Extra CA certificates (PEM) trusted besides the system roots.
-    pub ca_file: Option<PathBuf>,
-    /// Skip certificate verification (facts are still recorded).
-    pub insecure: bool,
-}
+/// TLS trust settings of a target (the shared TLS stack's type).
+pub use crate::tls::TlsOptions;
 
 /// One probed endpoint, validated.
 #[derive(Clone)]
@@ -768,7 +762,7 @@ impl Validator<'_> {
         } else {
             self.config_dir.join(&name)
         };
-        match crate::probe::tls::load_ca_file(&path) {
+        match crate::tls::load_ca_file(&path) {
             Ok(_) => Some(Some(path)),
             Err(e) => {
                 self.d.push(f.span(), ctx, format!("tls_ca_file: {e}"));

@@ -18,7 +18,7 @@ use serde_json::{json, Map, Value};
 use super::{http_outcome, Notification, SendError};
 use crate::alert::TransitionKind;
 use crate::config::{AlertmanagerChannel, ChannelConfig, ChannelKind};
-use crate::probe::result::rfc3339;
+use crate::fmt::rfc3339;
 use crate::probe::FailureKind;
 
 /// How many resend intervals ahead a firing alert's `endsAt` is set.
@@ -226,7 +226,7 @@ impl AlertmanagerNotifier {
 /// tries again (the alerts stay active meanwhile).
 pub async fn keep_alive(
     notifier: Arc<super::Notifier>,
-    clock: super::outbox::WallClock,
+    clock: crate::clock::WallClock,
     cancel: tokio_util::sync::CancellationToken,
 ) {
     let super::Notifier::Alertmanager(am) = &*notifier else {
@@ -253,7 +253,7 @@ pub async fn keep_alive(
             }
             Err(e) if !failing => {
                 failing = true;
-                tracing::warn!(channel = %am.config.name, error = %e, "cannot post firing alerts to alertmanager; trying again every {}", super::human_duration(am.resend_interval()));
+                tracing::warn!(channel = %am.config.name, error = %e, "cannot post firing alerts to alertmanager; trying again every {}", crate::fmt::human_duration(am.resend_interval()));
             }
             Err(_) => {}
         }

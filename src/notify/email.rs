@@ -145,13 +145,13 @@ impl EmailNotifier {
         // Trust exactly what the probe trusts (system roots) plus this channel's CA file.
         let mut params =
             TlsParameters::builder(e.host.clone()).certificate_store(CertificateStore::None);
-        for der in crate::probe::tls::system_root_ders() {
+        for der in crate::tls::system_root_ders() {
             if let Ok(c) = Certificate::from_der(der.to_vec()) {
                 params = params.add_root_certificate(c);
             }
         }
         if let Some(path) = &e.tls_ca_file {
-            for der in crate::probe::tls::load_ca_file(path).map_err(err)? {
+            for der in crate::tls::load_ca_file(path).map_err(err)? {
                 params = params.add_root_certificate(
                     Certificate::from_der(der.to_vec()).map_err(|e| err(e.to_string()))?,
                 );

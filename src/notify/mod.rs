@@ -15,8 +15,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::alert::{Severity, TransitionKind};
-use crate::config::{ChannelConfig, ChannelKind, TlsOptions};
+use crate::config::{ChannelConfig, ChannelKind};
+use crate::fmt::human_duration;
 use crate::probe::Failure;
+use crate::tls::TlsOptions;
 
 /// One notification for one channel, as queued in the outbox (JSON) and delivered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -171,23 +173,6 @@ impl Notification {
     }
 }
 
-/// `1h 3m`, `12m`, `45s`.
-pub fn human_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    if s >= 86_400 {
-        return match (s / 86_400, (s % 86_400) / 3600) {
-            (days, 0) => format!("{days}d"),
-            (days, h) => format!("{days}d {h}h"),
-        };
-    }
-    match (s / 3600, (s % 3600) / 60, s % 60) {
-        (0, 0, sec) => format!("{sec}s"),
-        (0, m, _) => format!("{m}m"),
-        (h, 0, _) => format!("{h}h"),
-        (h, m, _) => format!("{h}h {m}m"),
-    }
-}
-
 /// A random 128-bit id in hex.
 pub fn new_id() -> String {
     format!("{:032x}", fastrand::u128(..))
@@ -242,7 +227,7 @@ pub enum Notifier {
 pub enum NotifySetupError {
     /// TLS setup failed.
     #[error(transparent)]
-    Tls(#[from] crate::probe::tls::TlsSetupError),
+    Tls(#[from] crate::tls::TlsSetupError),
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client for notifications: {0}")]
     Http(String),
@@ -263,7 +248,7 @@ impl Notifier {
         channels: &[Arc<ChannelConfig>],
         page_url: Option<&str>,
     ) -> Result<Vec<Arc<Notifier>>, NotifySetupError> {
-        let tls = crate::probe::tls::client_config(&TlsOptions {
+        let tls = crate::tls::client_config(&TlsOptions {
             ca_file: None,
             insecure: false,
         })?;
@@ -358,7 +343,7 @@ pub(crate) async fn http_outcome(
         .headers()
         .get(http::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| parse_retry_after(v, now));
+        .and_then(|v| crate::http_date::retry_after(v, now));
     let body: String = resp
         .text()
         .await
@@ -381,12 +366,6 @@ pub(crate) async fn http_outcome(
         retryable,
         retry_after,
     })
-}
-
-/// `Retry-After` as seconds or an HTTP date.
-pub fn parse_retry_after(v: &str, now: DateTime<Utc>) -> Option<Duration> {
-    crate::probe::ratelimit::parse_retry_after(v, now)
-        .and_then(|s| Duration::try_from_secs_f64(s).ok())
 }
 
 #[cfg(test)]
@@ -463,29 +442,6 @@ mod tests {
         assert!(
             html.contains("<b>Request:</b> x-request-id: req-401"),
             "{html}"
-        );
-    }
-
-    #[test]
-    fn durations_and_retry_after() {
-        assert_eq!(human_duration(Duration::from_secs(3780)), "1h 3m");
-        assert_eq!(human_duration(Duration::from_secs(45)), "45s");
-        assert_eq!(
-            human_duration(Duration::from_secs(86_400 * 11 + 3600 * 21 + 5)),
-            "11d 21h"
-        );
-        assert_eq!(human_duration(Duration::from_secs(86_400 * 2)), "2d");
-        let now = Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap();
-        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
-        assert_eq!(
-            parse_retry_after("Mon, 23 Nov 2026 10:00:30 GMT", now),
-            Some(Duration::from_secs(30))
-        );
-        assert_eq!(parse_retry_after("soon", now), None);
-        assert_eq!(
-            parse_retry_after("1e300", now),
-            None,
-            "too large, not a panic"
         );
     }
 }

@@ -7,23 +7,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::{Notification, Notifier};
+use crate::clock::WallClock;
 use crate::metrics::{Delivery, Metrics};
 use crate::store::Store;
-
-/// Where the dispatcher reads "now" on the wall clock (injected so tests can run it on
-/// tokio's paused clock).
-pub type WallClock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
-
-/// The real wall clock.
-pub fn system_clock() -> WallClock {
-    Arc::new(Utc::now)
-}
 
 /// First retry waits up to this long; each further one doubles it up to [`MAX_BACKOFF`].
 pub const BASE_BACKOFF: Duration = Duration::from_secs(2);
@@ -151,7 +142,7 @@ impl Dispatcher {
             };
             let age = (now - row.created_at).to_std().unwrap_or_default();
             if age > self.max_age {
-                tracing::error!(channel = name, id = %row.id, target_name = %n.target, attempts = row.attempts, "notification not delivered within {}; marked dead", super::human_duration(self.max_age));
+                tracing::error!(channel = name, id = %row.id, target_name = %n.target, attempts = row.attempts, "notification not delivered within {}; marked dead", crate::fmt::human_duration(self.max_age));
                 self.metrics.notification(name, Delivery::Dead);
                 self.store
                     .dead(&row.id, "delivery_max_age exceeded")

@@ -30,8 +30,8 @@ pub fn payload(n: &Notification) -> Value {
         "target": n.target,
         "url": n.url,
         "conditions": n.conditions.iter().map(|c| json!({"kind": c.kind, "detail": c.detail})).collect::<Vec<_>>(),
-        "started_at": crate::probe::result::rfc3339(&n.started_at),
-        "resolved_at": n.resolved_at.as_ref().map(crate::probe::result::rfc3339),
+        "started_at": crate::fmt::rfc3339(&n.started_at),
+        "resolved_at": n.resolved_at.as_ref().map(crate::fmt::rfc3339),
         "location": n.location,
         "last_result": n.last_result,
     });

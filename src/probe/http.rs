@@ -517,9 +517,11 @@ impl TargetProber {
                 ))
             })?;
             let connector = TlsConnector::from(config);
-            let (outcome, presented) =
-                tls::capture_presented(timeout_at(deadline, connector.connect(server_name, tcp)))
-                    .await;
+            let (outcome, presented) = crate::tls::capture_presented(timeout_at(
+                deadline,
+                connector.connect(server_name, tcp),
+            ))
+            .await;
             laps.lap(Phase::Tls);
             let presented_facts = presented.as_ref().and_then(|c| tls::cert_facts(c, now));
             let stream = match outcome {

@@ -6,6 +6,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::http_date::{number, parse_date, retry_after_secs};
+
 /// Most distinct limit kinds kept from one response (kinds come from header names, and
 /// become metric label values, so they are bounded).
 pub const MAX_KINDS: usize = 8;
@@ -79,11 +81,6 @@ impl RateLimits {
     }
 }
 
-fn number(v: &str) -> Option<f64> {
-    let n: f64 = v.trim().parse().ok()?;
-    (n.is_finite() && n >= 0.0).then_some(n)
-}
-
 /// A reset value: unix seconds (or milliseconds), seconds from `now`, a duration such as
 /// `1m30s` or `20ms`, or a date.
 pub fn parse_reset(v: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
@@ -104,22 +101,6 @@ pub fn parse_reset(v: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     parse_date(v)
 }
 
-fn parse_date(v: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc2822(v)
-        .or_else(|_| DateTime::parse_from_rfc3339(v))
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
-}
-
-/// `retry-after`: seconds, or an HTTP date (seconds from `now`; never negative).
-pub fn parse_retry_after(v: &str, now: DateTime<Utc>) -> Option<f64> {
-    if let Some(n) = number(v) {
-        return Some(n);
-    }
-    let at = parse_date(v.trim())?;
-    Some(((at - now).num_milliseconds().max(0)) as f64 / 1000.0)
-}
-
 /// A kind taken from a header name: short, lower-case letters, digits and dashes.
 fn kind_of(suffix: &str) -> Option<&str> {
     let ok = !suffix.is_empty()
@@ -135,7 +116,7 @@ pub fn parse(headers: &[(String, String)], now: DateTime<Utc>) -> RateLimits {
     let mut out = RateLimits::default();
     for (name, value) in headers {
         if name == "retry-after" {
-            out.retry_after_s = parse_retry_after(value, now);
+            out.retry_after_s = retry_after_secs(value, now);
             continue;
         }
         if name == "ratelimit" {
@@ -280,11 +261,11 @@ mod tests {
     #[test]
     fn retry_after_as_a_date_and_odd_values() {
         let at = (now() + chrono::Duration::seconds(90)).to_rfc2822();
-        assert_eq!(parse_retry_after(&at, now()), Some(90.0));
+        assert_eq!(retry_after_secs(&at, now()), Some(90.0));
         let past = (now() - chrono::Duration::seconds(90)).to_rfc2822();
-        assert_eq!(parse_retry_after(&past, now()), Some(0.0));
-        assert_eq!(parse_retry_after("soon", now()), None);
-        assert_eq!(parse_retry_after("-5", now()), None);
+        assert_eq!(retry_after_secs(&past, now()), Some(0.0));
+        assert_eq!(retry_after_secs("soon", now()), None);
+        assert_eq!(retry_after_secs("-5", now()), None);
         let r = parse(
             &h(&[
                 ("x-ratelimit-remaining", "lots"),

@@ -10,9 +10,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+
+use crate::fmt::{ms, rfc3339};
 
 /// Overall verdict of one probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -556,16 +558,6 @@ pub fn failure_line(failures: &[Failure]) -> String {
         .join("; ")
 }
 
-/// Milliseconds as a float with microsecond precision.
-pub fn ms(d: Duration) -> f64 {
-    (d.as_micros() as f64) / 1000.0
-}
-
-/// RFC 3339 in UTC with a `Z`, to the millisecond.
-pub fn rfc3339(t: &DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -589,12 +581,6 @@ mod tests {
             assert_eq!(FailureKind::from_name(k.as_str()), Some(k));
         }
         assert_eq!(FailureKind::from_name("nope"), None);
-    }
-
-    #[test]
-    fn milliseconds_keep_microseconds() {
-        assert_eq!(ms(Duration::from_micros(1_234_567)), 1234.567);
-        assert_eq!(ms(Duration::from_nanos(999)), 0.0);
     }
 
     #[test]

@@ -9,8 +9,8 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::clock::WallClock;
 use crate::config::StatusPage;
-use crate::notify::outbox::WallClock;
 use crate::statuspage::{poll, Poller, Reading};
 
 /// Starts one task per page on `tracker`. A page whose HTTP client cannot be built is

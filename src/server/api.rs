@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::ServerState;
-use crate::probe::result::rfc3339;
+use crate::fmt::rfc3339;
 use crate::store::{HourStats, StoreError, TargetReport};
 
 /// Most results one request returns.

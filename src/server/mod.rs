@@ -17,9 +17,9 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::WallClock;
 use crate::config::Target;
 use crate::metrics::Metrics;
-use crate::notify::outbox::WallClock;
 use crate::schedule::Heartbeat;
 use crate::secret::Secret;
 use crate::store::{Reader, StoreHealth};

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 
 use super::ServerState;
 use crate::config::Target;
-use crate::notify::human_duration;
+use crate::fmt::human_duration;
 use crate::probe::Health;
 use crate::store::{HourStats, Overview, Window};
 

@@ -67,7 +67,7 @@ struct Fetched {
 /// Builds the HTTP client status pages are read with: the shared rustls configuration,
 /// up to 5 redirects (status pages move between hosts), no cookies.
 pub fn client(page: &StatusPage) -> Result<reqwest::Client, String> {
-    let tls = crate::probe::tls::client_config(&crate::config::TlsOptions {
+    let tls = crate::tls::client_config(&crate::config::TlsOptions {
         ca_file: page.tls_ca_file.clone(),
         insecure: false,
     })
@@ -120,7 +120,7 @@ impl Poller {
                     reason: UnreadableReason::Unreachable,
                     detail: format!(
                         "no complete answer within {}",
-                        crate::notify::human_duration(timeout)
+                        crate::fmt::human_duration(timeout)
                     ),
                 },
             )),

@@ -157,7 +157,7 @@ impl Reading {
             "detail": unreadable.map(|u| u.detail.clone()),
             "endpoint": self.endpoint,
             "checked_at": rfc3339(&self.checked_at),
-            "duration_ms": crate::probe::result::ms(self.duration),
+            "duration_ms": crate::fmt::ms(self.duration),
         })
     }
 

@@ -197,7 +197,7 @@ impl Reader {
                         };
                         Ok(CatalogEvent {
                             target,
-                            at: crate::probe::result::rfc3339(
+                            at: crate::fmt::rfc3339(
                                 &DateTime::from_timestamp_millis(at).unwrap_or_default(),
                             ),
                             added: list(&added)?,

@@ -16,9 +16,9 @@ use tokio::time::Instant;
 
 use super::detail::Split;
 use super::{ms, Store, StoreError};
+use crate::clock::WallClock;
 use crate::config::StoreSettings;
 use crate::metrics::Metrics;
-use crate::notify::outbox::WallClock;
 use crate::probe::{Health, ProbeResult};
 
 /// Longest a result waits in memory before it is written.
@@ -68,7 +68,7 @@ impl ResultRow {
             checked_at: r.checked_at,
             health: r.health,
             status: r.status,
-            total_ms: crate::probe::result::ms(r.total),
+            total_ms: crate::fmt::ms(r.total),
             failures: r
                 .failures
                 .iter()
