@@ -2,14 +2,14 @@
 //! vendor's status page and the health of the other targets. The answer an on-call engineer
 //! wants first: "is it us or them?".
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::probe::provider::ErrorClass;
-use crate::probe::Health;
+use crate::probe::{Health, ProbeResult};
 use crate::statuspage::VendorWord;
 
 /// The most likely side of a failure.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "side")]
 pub enum Side {
     /// The key or the account (401, 402, 403).
@@ -127,6 +127,30 @@ pub fn side(class: ErrorClass, vendor: Option<&VendorWord>, others: Others) -> S
             Side::Network { others_fine: false }
         }
         ErrorClass::Upstream | ErrorClass::Timeout => vendor_side(),
+    }
+}
+
+/// Explains each failing result of one batch (`check`): attaches the word of the status
+/// page it links (`word_of(target)`) and its likely side, judged against the other results
+/// of the same batch.
+pub fn explain_batch(results: &mut [ProbeResult], word_of: impl Fn(&str) -> Option<VendorWord>) {
+    for r in results.iter_mut().filter(|r| r.health != Health::Up) {
+        r.vendor = word_of(&r.target);
+    }
+    let sides: Vec<Option<Side>> = results
+        .iter()
+        .map(|r| {
+            let others = Others::tally(
+                results
+                    .iter()
+                    .filter(|o| o.target != r.target)
+                    .map(|o| (o.health, o.error_class)),
+            );
+            Some(side(r.error_class?, r.vendor.as_ref(), others))
+        })
+        .collect();
+    for (r, side) in results.iter_mut().zip(sides) {
+        r.side = side;
     }
 }
 

@@ -9,13 +9,13 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use crate::alert::engine::{Engine, Observation};
+use crate::alert::Notification;
 use crate::alert::{Severity, TransitionKind};
 use crate::clock::WallClock;
 use crate::config::{StatusPage, Target};
 use crate::correlate::Others;
 use crate::metrics::Metrics;
 use crate::notify::outbox::Wakers;
-use crate::notify::{new_id, Notification};
 use crate::probe::{Failure, FailureKind};
 use crate::probe::{Health, ProbeResult};
 use crate::statuspage::{Reading, VendorWord};
@@ -258,13 +258,13 @@ impl Pipeline {
             tracing::info!(target_name = %target.name, "model catalog changed: {}", change.describe());
         }
         if change.is_event() && target.llm.notify_catalog_changes {
-            let n = Notification {
-                id: String::new(),
-                kind: TransitionKind::Notice,
-                severity: Severity::Warning,
-                target: target.name.to_string(),
-                url: target.display_url.to_string(),
-                conditions: vec![Failure::new(
+            let location = self.alerts.as_ref().map(|a| a.engine.location());
+            let n = Notification::new(
+                TransitionKind::Notice,
+                Severity::Warning,
+                target.name.as_ref(),
+                target.display_url.as_ref(),
+                vec![Failure::new(
                     FailureKind::CatalogChanged,
                     format!(
                         "model catalog {} ({} models listed)",
@@ -272,24 +272,11 @@ impl Pipeline {
                         models.len()
                     ),
                 )],
-                started_at: r.checked_at,
-                resolved_at: None,
-                location: self
-                    .alerts
-                    .as_ref()
-                    .map(|a| a.engine.location().to_string())
-                    .unwrap_or_default(),
-                last_result: serde_json::Value::Null,
-                test: false,
-                vendor: None,
-                incident: None,
-            };
+                r.checked_at,
+                location.unwrap_or_default(),
+            );
             for channel in &target.alert.channels {
-                let n = Notification {
-                    id: new_id(),
-                    ..n.clone()
-                };
-                self.outbox(channel, &n, now);
+                self.outbox(channel, &n.for_channel(), now);
             }
         }
         self.unsaved.catalogs.push(change);

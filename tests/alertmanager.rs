@@ -14,7 +14,7 @@ use serde_json::Value;
 use upwatch::alert::{Severity, TransitionKind};
 use upwatch::config::{self, Env};
 use upwatch::notify::{Notification, Notifier};
-use upwatch::probe::{Failure, FailureKind};
+use upwatch::probe::Failure;
 
 /// A Prometheus tool: from `$UPWATCH_PROM_TOOLS` (tests/run.sh sets it), the PATH, or the
 /// folder tests/prometheus_tools.sh fills.
@@ -136,24 +136,17 @@ headers = {{ "X-Scope-OrgID" = "team-a" }}
 }
 
 fn notification(kind: TransitionKind, now: DateTime<Utc>) -> Notification {
-    Notification {
-        id: upwatch::notify::new_id(),
+    let mut n = Notification::new(
         kind,
-        severity: Severity::Critical,
-        target: "api".into(),
-        url: "https://api.example.com/v1/models".into(),
-        conditions: vec![Failure::new(
-            FailureKind::HttpStatus,
-            "HTTP 503, expected 200",
-        )],
-        started_at: now - chrono::Duration::minutes(2),
-        resolved_at: (kind == TransitionKind::Resolved).then_some(now),
-        location: "paris".into(),
-        last_result: Value::Null,
-        test: false,
-        vendor: None,
-        incident: None,
-    }
+        Severity::Critical,
+        "api",
+        "https://api.example.com/v1/models",
+        vec![Failure::http_status(503, "200")],
+        now - chrono::Duration::minutes(2),
+        "paris",
+    );
+    n.resolved_at = (kind == TransitionKind::Resolved).then_some(now);
+    n.for_channel()
 }
 
 fn ends_at(a: &Value) -> DateTime<Utc> {

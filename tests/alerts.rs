@@ -54,24 +54,18 @@ fn config(channels: &str) -> Config {
 
 fn notification(kind: TransitionKind) -> Notification {
     let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 9, 58, 0).unwrap();
-    Notification {
-        id: upwatch::notify::new_id(),
+    let mut n = Notification::new(
         kind,
-        severity: Severity::Critical,
-        target: "api".into(),
-        url: "http://127.0.0.1:9/".into(),
-        conditions: vec![Failure::new(
-            FailureKind::HttpStatus,
-            "HTTP 503, expected 200",
-        )],
-        started_at: t0,
-        resolved_at: None,
-        location: "local".into(),
-        last_result: serde_json::json!({"status": 503}),
-        test: false,
-        vendor: None,
-        incident: None,
-    }
+        Severity::Critical,
+        "api",
+        "http://127.0.0.1:9/",
+        vec![Failure::http_status(503, "200")],
+        t0,
+        "local",
+    );
+    n.last_result = serde_json::json!({"status": 503});
+    n.evidence.status = Some(503);
+    n.for_channel()
 }
 
 struct Setup {

@@ -35,24 +35,20 @@ fn notifier(smtp: &Smtp, password: &str) -> std::sync::Arc<Notifier> {
 
 fn firing() -> Notification {
     let now = chrono::Utc::now();
-    Notification {
-        id: "id-1".into(),
-        kind: TransitionKind::Firing,
-        severity: Severity::Critical,
-        target: "mistral-models".into(),
-        url: "https://api.mistral.ai/v1/models".into(),
-        conditions: vec![
-            Failure::new(FailureKind::HttpStatus, "HTTP 503, expected 200"),
+    let mut n = Notification::new(
+        TransitionKind::Firing,
+        Severity::Critical,
+        "mistral-models",
+        "https://api.mistral.ai/v1/models",
+        vec![
+            Failure::http_status(503, "200"),
             Failure::new(FailureKind::TooSlow, "latency 4.200 s > 3.000 s"),
         ],
-        started_at: now,
-        resolved_at: None,
-        location: "local".into(),
-        last_result: serde_json::Value::Null,
-        test: false,
-        vendor: None,
-        incident: None,
-    }
+        now,
+        "local",
+    );
+    n.id = "id-1".into();
+    n
 }
 
 #[tokio::test]

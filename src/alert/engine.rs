@@ -7,15 +7,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 
+use super::changes::{IncidentEvent, PageIncidentChange, StateChange};
+use super::notification::{Evidence, Notification};
 use super::policy::{AlertPolicy, Severity};
 use super::state::{step, AlertPhase, AlertState, Transition, TransitionKind};
 use crate::config::{Maintenance, StatusPage, Target};
-use crate::notify::{new_id, Notification};
 use crate::probe::{Failure, FailureKind, ProbeResult};
 use crate::statuspage::{Level, Reading};
-use crate::store::{IncidentEvent, PageIncidentChange, StateChange};
 
 /// What one result did to a target's alerts.
 #[derive(Debug, Default)]
@@ -37,6 +36,32 @@ struct Subject<'a> {
     name: &'a Arc<str>,
     url: &'a str,
     policy: &'a AlertPolicy,
+}
+
+/// The observation behind a step, read only when a transition needs a notification (most
+/// observations change nothing, and serialising a result to JSON costs more than stepping).
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    Probe(&'a ProbeResult),
+    Page(&'a Reading),
+}
+
+impl Source<'_> {
+    /// What a notification carries: the evidence, the check JSON for the webhook, and the
+    /// vendor word of a failing result.
+    fn describe(self, n: &mut Notification) {
+        match self {
+            Source::Probe(r) => {
+                n.evidence = Evidence::of(r);
+                n.last_result = r.to_check_json();
+                // Recovery needs no excuse; a firing alert or reminder carries the word.
+                if n.kind != TransitionKind::Resolved {
+                    n.vendor = r.vendor.as_ref().map(|v| v.text.clone());
+                }
+            }
+            Source::Page(reading) => n.last_result = reading.to_check_json(),
+        }
+    }
 }
 
 /// A vendor incident appearing or ending, before it becomes one notification per channel.
@@ -139,13 +164,7 @@ impl Engine {
             url: &target.display_url,
             policy: &target.alert,
         };
-        self.step_subject(
-            &subject,
-            &result.failures,
-            result.to_check_json(),
-            result.vendor.as_ref().map(|v| v.text.clone()),
-            now,
-        )
+        self.step_subject(&subject, &result.failures, Source::Probe(result), now)
     }
 
     /// Steps a status page's alerts with one reading: its overall level through the state
@@ -181,7 +200,7 @@ impl Engine {
             url: page.url.as_str(),
             policy: &page.alert,
         };
-        let mut obs = self.step_subject(&subject, &failures, reading.to_check_json(), None, now);
+        let mut obs = self.step_subject(&subject, &failures, Source::Page(reading), now);
 
         // Vendor incidents: announce new ones, and the end of those gone from the page.
         let announced = self.announced.entry(page.name.clone()).or_default();
@@ -258,29 +277,21 @@ impl Engine {
         }
         for a in events {
             tracing::warn!(page = %page.name, alert = ?a.kind, "vendor incident: {}", a.condition.detail);
-            let base = Notification {
-                id: String::new(),
-                kind: a.kind,
-                severity: a.severity,
-                target: page.name.to_string(),
-                url: a.url,
-                conditions: vec![a.condition],
-                started_at: a.started_at,
-                resolved_at: (a.kind == TransitionKind::Resolved).then_some(now),
-                location: self.location.clone(),
-                last_result: Value::Null,
-                test: false,
-                vendor: a.text,
-                incident: Some(a.id),
-            };
+            let mut base = Notification::new(
+                a.kind,
+                a.severity,
+                page.name.as_ref(),
+                a.url,
+                vec![a.condition],
+                a.started_at,
+                self.location.as_str(),
+            );
+            base.resolved_at = (a.kind == TransitionKind::Resolved).then_some(now);
+            base.vendor = a.text;
+            base.incident = Some(a.id);
             for channel in &page.alert.channels {
-                obs.notifications.push((
-                    channel.clone(),
-                    Notification {
-                        id: new_id(),
-                        ..base.clone()
-                    },
-                ));
+                obs.notifications
+                    .push((channel.clone(), base.for_channel()));
             }
         }
         obs
@@ -304,26 +315,16 @@ impl Engine {
             let Some(started_at) = state.started_at else {
                 continue;
             };
-            for channel in channels {
-                out.push((
-                    channel,
-                    Notification {
-                        id: new_id(),
-                        kind: TransitionKind::Reminder,
-                        severity: *sev,
-                        target: name.to_string(),
-                        url: url.clone(),
-                        conditions: state.conditions.clone(),
-                        started_at,
-                        resolved_at: None,
-                        location: self.location.clone(),
-                        last_result: Value::Null,
-                        test: false,
-                        vendor: None,
-                        incident: None,
-                    },
-                ));
-            }
+            let n = Notification::new(
+                TransitionKind::Reminder,
+                *sev,
+                name.as_ref(),
+                url,
+                state.conditions.clone(),
+                started_at,
+                self.location.as_str(),
+            );
+            out.extend(channels.into_iter().map(|c| (c, n.for_channel())));
         }
         out
     }
@@ -337,8 +338,7 @@ impl Engine {
         &mut self,
         subject: &Subject<'_>,
         failures: &[Failure],
-        last_result: Value,
-        vendor: Option<String>,
+        source: Source<'_>,
         now: DateTime<Utc>,
     ) -> Observation {
         let held = self.held(subject.name, now);
@@ -377,13 +377,8 @@ impl Engine {
                     }),
                     TransitionKind::Reminder | TransitionKind::Notice => {}
                 }
-                obs.notifications.extend(self.notifications(
-                    subject,
-                    &last_result,
-                    vendor.as_deref(),
-                    sev,
-                    &t,
-                ));
+                obs.notifications
+                    .extend(self.notifications(subject, source, sev, &t));
             }
         }
         obs
@@ -392,29 +387,21 @@ impl Engine {
     fn notifications(
         &self,
         subject: &Subject<'_>,
-        last_result: &Value,
-        vendor: Option<&str>,
+        source: Source<'_>,
         sev: Severity,
         t: &Transition,
     ) -> Vec<(Arc<str>, Notification)> {
-        let base = Notification {
-            id: String::new(),
-            kind: t.kind,
-            severity: sev,
-            target: subject.name.to_string(),
-            url: subject.url.to_string(),
-            conditions: t.conditions.clone(),
-            started_at: t.started_at,
-            resolved_at: t.resolved_at,
-            location: self.location.clone(),
-            last_result: last_result.clone(),
-            test: false,
-            // Recovery needs no excuse; a firing alert or reminder carries the vendor word.
-            vendor: vendor
-                .filter(|_| t.kind != TransitionKind::Resolved)
-                .map(str::to_string),
-            incident: None,
-        };
+        let mut base = Notification::new(
+            t.kind,
+            sev,
+            subject.name.as_ref(),
+            subject.url,
+            t.conditions.clone(),
+            t.started_at,
+            self.location.as_str(),
+        );
+        base.resolved_at = t.resolved_at;
+        source.describe(&mut base);
         // The log channel is always on.
         tracing::warn!(
             target_name = %subject.name,
@@ -429,15 +416,7 @@ impl Engine {
             .policy
             .channels
             .iter()
-            .map(|channel| {
-                (
-                    channel.clone(),
-                    Notification {
-                        id: new_id(),
-                        ..base.clone()
-                    },
-                )
-            })
+            .map(|channel| (channel.clone(), base.for_channel()))
             .collect()
     }
 }

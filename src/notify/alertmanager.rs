@@ -269,24 +269,19 @@ mod tests {
 
     fn firing() -> Notification {
         let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 10, 2, 0).unwrap();
-        Notification {
-            id: "abc".into(),
-            kind: TransitionKind::Firing,
-            severity: Severity::Critical,
-            target: "mistral-models".into(),
-            url: "https://api.mistral.ai/v1/models".into(),
-            conditions: vec![Failure::new(
-                FailureKind::HttpStatus,
-                "HTTP 503, expected 200",
-            )],
-            started_at: t0,
-            resolved_at: None,
-            location: "paris".into(),
-            last_result: json!({"error_class": "upstream", "remedy": "wait"}),
-            test: false,
-            vendor: Some("status.mistral.ai reports a partial outage".into()),
-            incident: None,
-        }
+        let mut n = Notification::new(
+            TransitionKind::Firing,
+            Severity::Critical,
+            "mistral-models",
+            "https://api.mistral.ai/v1/models",
+            vec![Failure::http_status(503, "200")],
+            t0,
+            "paris",
+        );
+        n.id = "abc".into();
+        n.evidence.error_class = Some(crate::probe::provider::ErrorClass::Upstream);
+        n.vendor = Some("status.mistral.ai reports a partial outage".into());
+        n
     }
 
     #[test]
@@ -303,7 +298,7 @@ mod tests {
                 },
                 "annotations": {
                     "summary": "[FIRING] mistral-models: HTTP 503 (critical)",
-                    "description": "HTTP 503, expected 200\nCause: upstream: wait\nVendor: status.mistral.ai reports a partial outage",
+                    "description": format!("HTTP 503, expected 200\nCause: upstream: {}\nVendor: status.mistral.ai reports a partial outage", crate::probe::provider::ErrorClass::Upstream.remedy()),
                     "url": "https://api.mistral.ai/v1/models",
                 },
                 "startsAt": "2026-11-23T10:02:00.000Z",

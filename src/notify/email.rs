@@ -247,21 +247,17 @@ mod tests {
     #[test]
     fn bodies_name_conditions_and_escape_html() {
         let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap();
-        let n = Notification {
-            id: "id-9".into(),
-            kind: TransitionKind::Resolved,
-            severity: Severity::Warning,
-            target: "api".into(),
-            url: "https://x.example/?a=1&b=<2>".into(),
-            conditions: vec![Failure::new(FailureKind::TooSlow, "latency 4.2 s > 3 s")],
-            started_at: t0,
-            resolved_at: Some(t0 + chrono::Duration::minutes(12)),
-            location: "local".into(),
-            last_result: serde_json::Value::Null,
-            test: false,
-            vendor: None,
-            incident: None,
-        };
+        let mut n = Notification::new(
+            TransitionKind::Resolved,
+            Severity::Warning,
+            "api",
+            "https://x.example/?a=1&b=<2>",
+            vec![Failure::new(FailureKind::TooSlow, "latency 4.2 s > 3 s")],
+            t0,
+            "local",
+        );
+        n.id = "id-9".into();
+        n.resolved_at = Some(t0 + chrono::Duration::minutes(12));
         let (text, html) = bodies(&n);
         assert!(
             text.starts_with("api has recovered (warning alert).\n"),

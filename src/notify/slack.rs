@@ -60,10 +60,10 @@ pub fn payload(n: &Notification) -> Value {
         json!({"type": "mrkdwn", "text": format!("*Since*\n{}", n.started_at.format("%Y-%m-%d %H:%M UTC"))}),
         json!({"type": "mrkdwn", "text": format!("*Location*\n{}", esc(&n.location))}),
     ];
-    if let Some(status) = n.last_result.get("status").and_then(Value::as_u64) {
+    if let Some(status) = n.evidence.status {
         fields.push(json!({"type": "mrkdwn", "text": format!("*Status*\nHTTP {status}")}));
     }
-    if let Some(ms) = n.last_result.get("latency_ms").and_then(Value::as_f64) {
+    if let Some(ms) = n.evidence.latency_ms {
         fields.push(json!({"type": "mrkdwn", "text": format!("*Latency*\n{ms:.0} ms")}));
     }
     if let Some(end) = n.resolved_at {
@@ -128,24 +128,21 @@ mod tests {
     #[test]
     fn firing_message_has_colour_conditions_and_link() {
         let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 10, 2, 0).unwrap();
-        let n = Notification {
-            id: "x".into(),
-            kind: TransitionKind::Firing,
-            severity: Severity::Critical,
-            target: "api".into(),
-            url: "https://api.example.com/v1?k=***".into(),
-            conditions: vec![
-                Failure::new(FailureKind::HttpStatus, "HTTP 503, expected 200"),
+        let mut n = Notification::new(
+            TransitionKind::Firing,
+            Severity::Critical,
+            "api",
+            "https://api.example.com/v1?k=***",
+            vec![
+                Failure::http_status(503, "200"),
                 Failure::new(FailureKind::TooSlow, "latency 4.200 s > 3.000 s"),
             ],
-            started_at: t0,
-            resolved_at: None,
-            location: "local".into(),
-            last_result: json!({"status": 503, "latency_ms": 4200.5}),
-            test: false,
-            vendor: None,
-            incident: None,
-        };
+            t0,
+            "local",
+        );
+        n.id = "x".into();
+        n.evidence.status = Some(503);
+        n.evidence.latency_ms = Some(4200.5);
         let p = payload(&n);
         assert_eq!(p["text"], "[FIRING] api: HTTP 503 (+1 more) (critical)");
         let a = &p["attachments"][0];

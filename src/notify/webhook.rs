@@ -96,30 +96,25 @@ impl WebhookNotifier {
 mod tests {
     use super::*;
     use crate::alert::{Severity, TransitionKind};
-    use crate::probe::{Failure, FailureKind};
+    use crate::probe::Failure;
     use chrono::TimeZone;
 
     #[test]
     fn payload_is_exactly_the_documented_schema() {
         let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 10, 2, 0).unwrap();
-        let n = Notification {
-            id: "abc".into(),
-            kind: TransitionKind::Resolved,
-            severity: Severity::Critical,
-            target: "api".into(),
-            url: "https://api.example.com/v1".into(),
-            conditions: vec![Failure::new(
-                FailureKind::HttpStatus,
-                "HTTP 503, expected 200",
-            )],
-            started_at: t0,
-            resolved_at: Some(t0 + chrono::Duration::minutes(5)),
-            location: "paris".into(),
-            last_result: json!({"status": 200}),
-            test: false,
-            vendor: None,
-            incident: None,
-        };
+        let mut n = Notification::new(
+            TransitionKind::Resolved,
+            Severity::Critical,
+            "api",
+            "https://api.example.com/v1",
+            vec![Failure::http_status(503, "200")],
+            t0,
+            "paris",
+        );
+        n.id = "abc".into();
+        n.resolved_at = Some(t0 + chrono::Duration::minutes(5));
+        n.last_result = json!({"status": 200});
+        n.evidence.status = Some(200);
         assert_eq!(
             serde_json::to_string(&payload(&n)).unwrap(),
             r#"{"version":1,"id":"abc","status":"resolved","reminder":false,"test":false,"severity":"critical","target":"api","url":"https://api.example.com/v1","conditions":[{"kind":"http_status","detail":"HTTP 503, expected 200"}],"started_at":"2026-11-23T10:02:00.000Z","resolved_at":"2026-11-23T10:07:00.000Z","location":"paris","last_result":{"status":200}}"#

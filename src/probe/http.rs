@@ -321,10 +321,7 @@ impl TargetProber {
                 .map(u16::to_string)
                 .collect::<Vec<_>>()
                 .join(", ");
-            failures.push(Failure::new(
-                FailureKind::HttpStatus,
-                format!("HTTP {status}, expected {expected}"),
-            ));
+            failures.push(Failure::http_status(status, &expected));
         }
         if status_ok && !body_failed {
             failures.extend(super::llm::judge_response(

@@ -5,7 +5,7 @@
 //! Everything here reads outside input: it never panics, reads at most [`MAX_BODY`] bytes
 //! and keeps at most [`MAX_MESSAGE_CHARS`] characters of any text.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{Failure, FailureKind};
@@ -121,7 +121,7 @@ pub fn decode_error(body: &[u8]) -> Option<ProviderError> {
 }
 
 /// Which side of a failure is most likely at fault, and so what to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorClass {
     /// 401: the key was rejected.

@@ -222,6 +222,10 @@ impl Phase {
     }
 }
 
+/// What separates the measured status from the expected ones in an `http_status` detail;
+/// [`Failure::http_status`] writes it and [`Failure::measured`] reads it, nothing else.
+const HTTP_STATUS_EXPECTED: &str = ", expected ";
+
 /// One failed condition, with a human-readable detail naming the measured value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failure {
@@ -241,6 +245,26 @@ impl Failure {
             kind,
             detail: detail.into(),
             phase: None,
+        }
+    }
+
+    /// The status was not one of `expected` (written as the config lists them).
+    pub fn http_status(status: u16, expected: &str) -> Self {
+        Failure::new(
+            FailureKind::HttpStatus,
+            format!("HTTP {status}{HTTP_STATUS_EXPECTED}{expected}"),
+        )
+    }
+
+    /// The measured value without the expectation (`HTTP 503` of `HTTP 503, expected
+    /// 200`): what a pager headline shows. The whole detail for every other kind.
+    pub fn measured(&self) -> &str {
+        match self.kind {
+            FailureKind::HttpStatus => self
+                .detail
+                .split_once(HTTP_STATUS_EXPECTED)
+                .map_or(self.detail.as_str(), |(measured, _)| measured),
+            _ => &self.detail,
         }
     }
 
@@ -581,6 +605,19 @@ mod tests {
             assert_eq!(FailureKind::from_name(k.as_str()), Some(k));
         }
         assert_eq!(FailureKind::from_name("nope"), None);
+    }
+
+    #[test]
+    fn the_measured_part_of_a_status_failure() {
+        let f = Failure::http_status(503, "200");
+        assert_eq!(f.detail, "HTTP 503, expected 200");
+        assert_eq!(f.measured(), "HTTP 503");
+        let slow = Failure::new(FailureKind::TooSlow, "latency 4.2 s > 3 s, expected less");
+        assert_eq!(
+            slow.measured(),
+            slow.detail,
+            "other kinds keep their whole detail"
+        );
     }
 
     #[test]

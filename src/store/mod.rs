@@ -20,9 +20,10 @@ mod pages;
 mod read;
 mod writer;
 
+pub use crate::alert::changes::{IncidentEvent, PageIncidentChange, StateChange};
 pub use catalog::{CatalogChange, CatalogEvent};
 pub use maintain::{hour_of, Pruned, AGGREGATION_LAG_SECS};
-pub use pages::{AlertCommit, PageIncidentChange};
+pub use pages::AlertCommit;
 pub use read::{
     percentile, AlertsReport, HourStats, IncidentRow, Latency, OpenAlert, Overview, Reader,
     TargetReport, Window, OVERVIEW_DAYS,
@@ -215,34 +216,6 @@ pub struct OutboxCounts {
     pub delivered: u64,
     /// Given up (too old or rejected for good).
     pub dead: u64,
-}
-
-/// A change of one alert's state: `None` deletes it (back to ok).
-pub type StateChange = ((Arc<str>, Severity), Option<AlertState>);
-
-/// The start or end of an incident: an alert that fired, until it resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IncidentEvent {
-    /// An alert started firing.
-    Opened {
-        /// Target name.
-        target: Arc<str>,
-        /// Alert severity.
-        severity: Severity,
-        /// First failing probe of the episode.
-        started_at: DateTime<Utc>,
-        /// The failing conditions, one line.
-        cause: String,
-    },
-    /// An alert resolved (or was dropped with its target).
-    Closed {
-        /// Target name.
-        target: Arc<str>,
-        /// Alert severity.
-        severity: Severity,
-        /// When it ended.
-        ended_at: DateTime<Utc>,
-    },
 }
 
 /// One SQLite connection used from async code: every call runs on tokio's blocking pool.

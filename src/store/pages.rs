@@ -2,36 +2,12 @@
 //! stable page costs 24 rows a day) and the vendor incidents already alerted on (so a
 //! restart does not announce them again).
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 use rusqlite::params;
 use serde_json::Value;
 
-use super::{ms, IncidentEvent, OutboxRow, Reader, StateChange, Store, StoreError};
-
-/// A vendor incident that upwatch announced (opened) or saw end (closed).
-#[derive(Debug, Clone, PartialEq)]
-pub enum PageIncidentChange {
-    /// Announced: remember it.
-    Opened {
-        /// `[[status_page]]` name.
-        page: Arc<str>,
-        /// The vendor's incident id.
-        id: String,
-        /// Its title.
-        title: String,
-        /// When upwatch first saw it.
-        opened_at: DateTime<Utc>,
-    },
-    /// Ended (or gone from the page): forget it.
-    Closed {
-        /// `[[status_page]]` name.
-        page: Arc<str>,
-        /// The vendor's incident id.
-        id: String,
-    },
-}
+use super::{ms, OutboxRow, Reader, Store, StoreError};
+use crate::alert::changes::{IncidentEvent, PageIncidentChange, StateChange};
 
 /// Everything one result or reading changes in alerting, written in one transaction.
 #[derive(Debug, Clone, Default)]
