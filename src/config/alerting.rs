@@ -1,6 +1,6 @@
 //! Validation of `[alerting]`, `[[channel]]`, `[[maintenance]]` and a target's alert keys.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -163,36 +163,32 @@ impl Maintenance {
     }
 }
 
+/// The alert keys every section that alerts may set, borrowed from its raw table.
+pub(super) struct PolicyKeys<'r> {
+    pub failure_threshold: &'r S<i64>,
+    pub success_threshold: &'r S<i64>,
+    pub repeat_interval: &'r S<String>,
+    pub send_resolved: &'r S<bool>,
+    pub channels: &'r S<Vec<Spanned<String>>>,
+}
+
 const CHANNEL_TYPES: &[&str] = &["email", "slack", "webhook", "alertmanager"];
 
 impl Validator<'_> {
-    pub(super) fn alerting(&mut self, r: &RawAlerting) -> Alerting {
+    pub(super) fn alerting(&mut self, r: &RawAlerting, known: &[Arc<str>]) -> Alerting {
         let ctx = "alerting";
-        let base = AlertPolicy::default();
-        let policy = AlertPolicy {
-            failure_threshold: self
-                .int_in(ctx, "failure_threshold", &r.failure_threshold, 1..1001)
-                .flatten()
-                .map_or(base.failure_threshold, |n| n as u32),
-            success_threshold: self
-                .int_in(ctx, "success_threshold", &r.success_threshold, 1..1001)
-                .flatten()
-                .map_or(base.success_threshold, |n| n as u32),
-            repeat_interval: match self
-                .duration(ctx, "repeat_interval", &r.repeat_interval, true)
-                .flatten()
-            {
-                Some(d) if d.is_zero() => None,
-                Some(d) => Some(d),
-                None => base.repeat_interval,
+        let policy = self.policy(
+            ctx,
+            PolicyKeys {
+                failure_threshold: &r.failure_threshold,
+                success_threshold: &r.success_threshold,
+                repeat_interval: &r.repeat_interval,
+                send_resolved: &r.send_resolved,
+                channels: &r.channels,
             },
-            send_resolved: r
-                .send_resolved
-                .as_ref()
-                .map_or(base.send_resolved, |b| *b.get_ref()),
-            channels: Vec::new(),
-            severity_overrides: BTreeMap::new(),
-        };
+            &AlertPolicy::default(),
+            known,
+        );
         let delivery_max_age = self
             .duration(ctx, "delivery_max_age", &r.delivery_max_age, false)
             .flatten()
@@ -201,6 +197,45 @@ impl Validator<'_> {
             policy,
             delivery_max_age,
         }
+    }
+
+    /// The alert keys of one section over `base`: `[alerting]` over the built-in policy,
+    /// a target or a status page over `[alerting]`. The one place thresholds, repeat
+    /// interval, `send_resolved` and channel references are checked.
+    pub(super) fn policy(
+        &mut self,
+        ctx: &str,
+        keys: PolicyKeys<'_>,
+        base: &AlertPolicy,
+        known_channels: &[Arc<str>],
+    ) -> AlertPolicy {
+        let mut p = base.clone();
+        if let Some(n) = self
+            .int_in(ctx, "failure_threshold", keys.failure_threshold, 1..1001)
+            .flatten()
+        {
+            p.failure_threshold = n as u32;
+        }
+        if let Some(n) = self
+            .int_in(ctx, "success_threshold", keys.success_threshold, 1..1001)
+            .flatten()
+        {
+            p.success_threshold = n as u32;
+        }
+        // Zero turns reminders off.
+        if let Some(d) = self
+            .duration(ctx, "repeat_interval", keys.repeat_interval, true)
+            .flatten()
+        {
+            p.repeat_interval = (!d.is_zero()).then_some(d);
+        }
+        if let Some(b) = keys.send_resolved {
+            p.send_resolved = *b.get_ref();
+        }
+        if let Some(ch) = self.channel_refs(ctx, keys.channels, known_channels) {
+            p.channels = ch;
+        }
+        p
     }
 
     /// Channel names listed under `key`, each checked against the defined channels.
@@ -239,35 +274,16 @@ impl Validator<'_> {
         ctx: &str,
         r: &RawTarget,
         base: &AlertPolicy,
-        default_channels: &[Arc<str>],
         known: &[Arc<str>],
     ) -> AlertPolicy {
-        let mut p = base.clone();
-        p.channels = default_channels.to_vec();
-        if let Some(n) = self
-            .int_in(ctx, "failure_threshold", &r.failure_threshold, 1..1001)
-            .flatten()
-        {
-            p.failure_threshold = n as u32;
-        }
-        if let Some(n) = self
-            .int_in(ctx, "success_threshold", &r.success_threshold, 1..1001)
-            .flatten()
-        {
-            p.success_threshold = n as u32;
-        }
-        if let Some(d) = self
-            .duration(ctx, "repeat_interval", &r.repeat_interval, true)
-            .flatten()
-        {
-            p.repeat_interval = (!d.is_zero()).then_some(d);
-        }
-        if let Some(b) = &r.send_resolved {
-            p.send_resolved = *b.get_ref();
-        }
-        if let Some(ch) = self.channel_refs(ctx, &r.channels, known) {
-            p.channels = ch;
-        }
+        let keys = PolicyKeys {
+            failure_threshold: &r.failure_threshold,
+            success_threshold: &r.success_threshold,
+            repeat_interval: &r.repeat_interval,
+            send_resolved: &r.send_resolved,
+            channels: &r.channels,
+        };
+        let mut p = self.policy(ctx, keys, base, known);
         if let Some(o) = &r.severity_overrides {
             let kinds: Vec<&str> = FailureKind::ALL.iter().map(|k| k.as_str()).collect();
             for (kind, sev) in o.get_ref() {

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::raw::{RawTarget, S};
-use super::{valid_name, Validator};
+use super::validate::valid_name;
+use super::Validator;
 use serde::Deserialize;
 
 /// What a probe does with the response.

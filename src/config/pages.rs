@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use super::alerting::PolicyKeys;
 use super::raw::RawStatusPage;
 use super::Validator;
 use crate::alert::AlertPolicy;
@@ -98,31 +99,14 @@ impl Validator<'_> {
                 components.push(text);
             }
         }
-        let mut alert = base.clone();
-        if let Some(ch) = self.channel_refs(ctx, &r.channels, known_channels) {
-            alert.channels = ch;
-        }
-        if let Some(n) = self
-            .int_in(ctx, "failure_threshold", &r.failure_threshold, 1..1001)
-            .flatten()
-        {
-            alert.failure_threshold = n as u32;
-        }
-        if let Some(n) = self
-            .int_in(ctx, "success_threshold", &r.success_threshold, 1..1001)
-            .flatten()
-        {
-            alert.success_threshold = n as u32;
-        }
-        if let Some(d) = self
-            .duration(ctx, "repeat_interval", &r.repeat_interval, true)
-            .flatten()
-        {
-            alert.repeat_interval = (!d.is_zero()).then_some(d);
-        }
-        if let Some(b) = &r.send_resolved {
-            alert.send_resolved = *b.get_ref();
-        }
+        let keys = PolicyKeys {
+            failure_threshold: &r.failure_threshold,
+            success_threshold: &r.success_threshold,
+            repeat_interval: &r.repeat_interval,
+            send_resolved: &r.send_resolved,
+            channels: &r.channels,
+        };
+        let alert = self.policy(ctx, keys, base, known_channels);
         let (interval, timeout) = (interval?.unwrap_or(Duration::from_secs(60)), timeout?);
         let timeout = timeout.unwrap_or(Duration::from_secs(15).min(interval));
         if let Some(t) = r.timeout.as_ref().filter(|_| timeout > interval) {

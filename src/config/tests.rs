@@ -1,4 +1,12 @@
 use super::*;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use http::header::AUTHORIZATION;
+use http::Method;
+
+use super::validate::parse_size;
+use crate::schedule::ScheduleSpec;
 
 fn parse_str(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
     parse(Path::new("monitor.toml"), text, &Env::from_pairs(env))

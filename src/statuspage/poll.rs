@@ -413,3 +413,39 @@ fn is_stale(s: &Snapshot, now: DateTime<Utc>, after: Duration) -> bool {
     };
     !s.incidents.is_empty() && (now - updated).to_std().is_ok_and(|age| age > after)
 }
+
+/// Polls every page once, concurrently, in config order.
+pub async fn poll_all(pages: &[Arc<StatusPage>]) -> Vec<Reading> {
+    let mut set = tokio::task::JoinSet::new();
+    for (i, page) in pages.iter().enumerate() {
+        let page = page.clone();
+        set.spawn(async move {
+            let reading = match client(&page) {
+                Ok(http) => {
+                    let mut poller = Poller::new(page, http);
+                    poller.poll(chrono::Utc::now()).await
+                }
+                Err(e) => Reading::unreadable(
+                    &page,
+                    chrono::Utc::now(),
+                    std::time::Duration::ZERO,
+                    None,
+                    Unreadable {
+                        reason: UnreadableReason::Unreachable,
+                        detail: format!("cannot build the HTTP client: {e}"),
+                    },
+                ),
+            };
+            (i, reading)
+        });
+    }
+    let mut out = Vec::with_capacity(pages.len());
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok(x) => out.push(x),
+            Err(e) => tracing::error!("status page task failed: {e}"),
+        }
+    }
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, r)| r).collect()
+}
