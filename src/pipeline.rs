@@ -332,17 +332,17 @@ impl Pipeline {
 
     async fn commit(&mut self) {
         let Some(alerts) = &self.alerts else { return };
-        let commit = std::mem::take(&mut self.unsaved);
-        let channels: Vec<String> = commit.rows.iter().map(|r| r.channel.clone()).collect();
+        let commit = Arc::new(std::mem::take(&mut self.unsaved));
         match alerts.store.commit(commit.clone(), (self.clock)()).await {
             Ok(()) => {
-                for c in channels {
-                    alerts.wakers.wake(&c);
+                for row in &commit.rows {
+                    alerts.wakers.wake(&row.channel);
                 }
             }
             Err(e) => {
                 tracing::error!("cannot record alert state ({e}); keeping {} change(s) and {} notification(s) in memory to retry with the next result", commit.changes.len(), commit.rows.len());
-                self.unsaved = commit;
+                // The store task has dropped its handle by now, so this does not copy.
+                self.unsaved = Arc::try_unwrap(commit).unwrap_or_else(|shared| (*shared).clone());
             }
         }
     }

@@ -95,13 +95,21 @@ async fn config_path_comes_from_the_environment() {
         &dir,
         "[[target]]\nname = \"api\"\nurl = \"http://127.0.0.1:9/\"\n",
     );
+    // Run from another folder, so a monitor.toml in the working directory cannot answer.
     let out = bin()
         .env("UPWATCH_CONFIG", &p)
+        .current_dir(dir.path().parent().unwrap())
         .arg("validate")
         .output()
         .await
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        said.trim(),
+        format!("{}: ok (1 target(s))", p.display()),
+        "validate names the file it read"
+    );
 }
 
 #[tokio::test]

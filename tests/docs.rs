@@ -52,24 +52,42 @@ fn readme_config_example_is_valid() {
     }
 }
 
+/// The part of the README under a section's own heading (`### `[daemon]``), up to the next
+/// heading of the same or a higher level.
+fn section_text<'a>(text: &'a str, section: &str) -> Option<&'a str> {
+    let headings = [
+        format!("### `[{section}]`"),
+        format!("### `[[{section}]]`"),
+        format!("### `[{section}.NAME]`"),
+    ];
+    let start = headings.iter().find_map(|h| text.find(h.as_str()))?;
+    let body = &text[start + 3..];
+    let end = [body.find("\n### "), body.find("\n## ")]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(body.len());
+    Some(&body[..end])
+}
+
 #[test]
 fn every_config_key_is_documented() {
     let text = readme();
+    let mut missing = Vec::new();
     for (section, keys) in config::known_keys() {
         assert!(!keys.is_empty(), "field capture found no key for {section}");
-        assert!(
-            text.contains(&format!("[{section}]"))
-                || text.contains(&format!("[[{section}]]"))
-                || text.contains(&format!("[{section}.NAME]")),
-            "section {section} undocumented"
+        let own = section_text(&text, section)
+            .unwrap_or_else(|| panic!("section {section} has no heading of its own in README.md"));
+        missing.extend(
+            keys.iter()
+                .filter(|key| !own.contains(&format!("`{key}`")))
+                .map(|key| format!("{section}.{key}")),
         );
-        for key in keys {
-            assert!(
-                text.contains(&format!("`{key}`")),
-                "key {section}.{key} is not documented in README.md (as `{key}`)"
-            );
-        }
     }
+    assert!(
+        missing.is_empty(),
+        "not documented under their section's heading of README.md (as `key`): {missing:?}"
+    );
 }
 
 #[test]

@@ -4,7 +4,8 @@
 # (Python's aiosmtpd, from PyPI), the status-page test renders the page in headless
 # Chromium (Debian's chromium package; needs root or sudo for apt-get), the container
 # test runs the daemon in a bubblewrap sandbox with a read-only root, and the
-# Alertmanager tests run Debian's prometheus-alertmanager, promtool and amtool.
+# Alertmanager tests run Debian's prometheus-alertmanager, promtool and amtool, and the
+# unit test runs systemd-analyze (Debian's systemd package).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! python3 -c "import aiosmtpd" 2>/dev/null; then
@@ -26,6 +27,14 @@ if ! command -v bwrap >/dev/null 2>&1; then
     $sudo apt-get update -qq >/dev/null
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
         bubblewrap >/dev/null
+fi
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+    sudo=""
+    if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+    echo "installing Debian's systemd (for systemd-analyze; nothing boots) for the unit test" >&2
+    $sudo apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+        systemd >/dev/null
 fi
 # Real Prometheus tooling for the Alertmanager channel and the shipped rules (Debian's
 # packages, unpacked under target/, no service started).

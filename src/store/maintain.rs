@@ -182,8 +182,12 @@ impl Store {
             .batched(move |c| {
                 Ok(c.execute(
                     "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox
-                     WHERE status != 'pending' AND created_at < ?1 LIMIT ?2)",
-                    params![raw_cutoff, PRUNE_BATCH],
+                     WHERE status != ?3 AND created_at < ?1 LIMIT ?2)",
+                    params![
+                        raw_cutoff,
+                        PRUNE_BATCH,
+                        super::OutboxStatus::Pending.as_str()
+                    ],
                 )?)
             })
             .await?;

@@ -9,13 +9,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 
 use crate::alert::{AlertState, Severity};
 
 mod catalog;
 pub mod detail;
 mod maintain;
+mod outbox;
 mod pages;
 mod read;
 mod writer;
@@ -23,6 +24,7 @@ mod writer;
 pub use crate::alert::changes::{IncidentEvent, PageIncidentChange, StateChange};
 pub use catalog::{CatalogChange, CatalogEvent};
 pub use maintain::{hour_of, Pruned, AGGREGATION_LAG_SECS};
+pub use outbox::{OutboxCounts, OutboxRow, OutboxStatus};
 pub use pages::AlertCommit;
 pub use read::{
     percentile, AlertsReport, HourStats, IncidentRow, Latency, OpenAlert, Overview, Reader,
@@ -190,34 +192,6 @@ pub enum StoreError {
     Join(String),
 }
 
-/// One queued notification delivery.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutboxRow {
-    /// Stable id (receivers dedup on it).
-    pub id: String,
-    /// Channel name.
-    pub channel: String,
-    /// The notification as JSON.
-    pub payload: String,
-    /// When it was queued.
-    pub created_at: DateTime<Utc>,
-    /// When to try next.
-    pub next_attempt_at: DateTime<Utc>,
-    /// Attempts made so far.
-    pub attempts: u32,
-}
-
-/// Counts of outbox rows by status.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct OutboxCounts {
-    /// Waiting for delivery.
-    pub pending: u64,
-    /// Delivered.
-    pub delivered: u64,
-    /// Given up (too old or rejected for good).
-    pub dead: u64,
-}
-
 /// One SQLite connection used from async code: every call runs on tokio's blocking pool.
 #[derive(Clone)]
 pub(crate) struct Db(Arc<Mutex<Connection>>);
@@ -331,13 +305,13 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.commit(
-            AlertCommit {
+            Arc::new(AlertCommit {
                 changes,
                 incidents,
                 rows: queued,
                 page_incidents: Vec::new(),
                 catalogs: Vec::new(),
-            },
+            }),
             now,
         )
         .await
@@ -345,19 +319,25 @@ impl Store {
 
     /// Writes everything in `commit` in one transaction (see [`Store::commit_alerts`]),
     /// including the vendor incidents announced or ended.
-    pub async fn commit(&self, commit: AlertCommit, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let AlertCommit {
-            changes,
-            incidents,
-            rows: queued,
-            page_incidents,
-            catalogs,
-        } = commit;
+    /// Shared, not moved: a caller keeps a commit that failed (disk full) to retry it
+    /// without copying it on every attempt.
+    pub async fn commit(
+        &self,
+        commit: Arc<AlertCommit>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.with(move |c| {
+            let AlertCommit {
+                changes,
+                incidents,
+                rows: queued,
+                page_incidents,
+                catalogs,
+            } = &*commit;
             let tx = c.transaction()?;
-            Store::write_page_incidents(&tx, &page_incidents)?;
-            Store::write_catalogs(&tx, &catalogs)?;
-            for event in &incidents {
+            Store::write_page_incidents(&tx, page_incidents)?;
+            Store::write_catalogs(&tx, catalogs)?;
+            for event in incidents {
                 match event {
                     IncidentEvent::Opened { target, severity, started_at, cause } => {
                         tx.execute(
@@ -373,7 +353,7 @@ impl Store {
                     }
                 }
             }
-            for ((target, sev), state) in &changes {
+            for ((target, sev), state) in changes {
                 match state {
                     Some(s) => {
                         let json = serde_json::to_string(s).map_err(|source| StoreError::Decode { what: "alert state", source })?;
@@ -388,10 +368,10 @@ impl Store {
                     }
                 }
             }
-            for row in &queued {
+            for row in queued {
                 tx.execute(
-                    "INSERT INTO outbox (id, channel, payload, created_at, next_attempt_at, attempts, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')",
-                    params![row.id, row.channel, row.payload, ms(row.created_at), ms(row.next_attempt_at), row.attempts],
+                    "INSERT INTO outbox (id, channel, payload, created_at, next_attempt_at, attempts, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![row.id, row.channel, row.payload, ms(row.created_at), ms(row.next_attempt_at), row.attempts, OutboxStatus::Pending.as_str()],
                 )?;
             }
             tx.commit()?;
@@ -399,111 +379,7 @@ impl Store {
         })
         .await
     }
-
-    /// Pending rows of `channel` due at `now`, oldest first.
-    pub async fn due(
-        &self,
-        channel: &str,
-        now: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<Vec<OutboxRow>, StoreError> {
-        let channel = channel.to_string();
-        self.with(move |c| {
-            let mut stmt = c.prepare(
-                "SELECT id, channel, payload, created_at, next_attempt_at, attempts FROM outbox
-                 WHERE status = 'pending' AND channel = ?1 AND next_attempt_at <= ?2
-                 ORDER BY next_attempt_at, created_at LIMIT ?3",
-            )?;
-            let rows = stmt.query_map(params![channel, ms(now), limit], |r| {
-                Ok(OutboxRow {
-                    id: r.get(0)?,
-                    channel: r.get(1)?,
-                    payload: r.get(2)?,
-                    created_at: from_ms(r.get(3)?),
-                    next_attempt_at: from_ms(r.get(4)?),
-                    attempts: r.get(5)?,
-                })
-            })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
-        .await
-    }
-
-    /// When the next pending row of `channel` is due.
-    pub async fn next_due(&self, channel: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let channel = channel.to_string();
-        self.with(move |c| {
-            let v: Option<i64> = c
-                .query_row("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending' AND channel = ?1", params![channel], |r| r.get(0))
-                .optional()?
-                .flatten();
-            Ok(v.map(from_ms))
-        })
-        .await
-    }
-
-    /// Marks a row delivered.
-    pub async fn delivered(&self, id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let id = id.to_string();
-        self.with(move |c| {
-            c.execute("UPDATE outbox SET status = 'delivered', delivered_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1", params![id, ms(now)])?;
-            Ok(())
-        })
-        .await
-    }
-
-    /// Records a failed attempt and when to try again.
-    pub async fn retry_at(
-        &self,
-        id: &str,
-        next: DateTime<Utc>,
-        error: &str,
-    ) -> Result<(), StoreError> {
-        let (id, error) = (id.to_string(), error.to_string());
-        self.with(move |c| {
-            c.execute("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?1", params![id, ms(next), error])?;
-            Ok(())
-        })
-        .await
-    }
-
-    /// Gives up on a row.
-    pub async fn dead(&self, id: &str, error: &str) -> Result<(), StoreError> {
-        let (id, error) = (id.to_string(), error.to_string());
-        self.with(move |c| {
-            c.execute(
-                "UPDATE outbox SET status = 'dead', last_error = ?2 WHERE id = ?1",
-                params![id, error],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
-    /// Outbox rows by status.
-    pub async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
-        self.with(|c| outbox_counts(c)).await
-    }
 }
-
-/// Outbox rows by status (shared by the writer and readers).
-pub(crate) fn outbox_counts(c: &Connection) -> Result<OutboxCounts, StoreError> {
-    let mut counts = OutboxCounts::default();
-    let mut stmt = c.prepare_cached("SELECT status, COUNT(*) FROM outbox GROUP BY status")?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
-    for row in rows {
-        let (status, n) = row?;
-        let n = u64::try_from(n).unwrap_or(0);
-        match status.as_str() {
-            "pending" => counts.pending = n,
-            "delivered" => counts.delivered = n,
-            "dead" => counts.dead = n,
-            _ => {}
-        }
-    }
-    Ok(counts)
-}
-
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let known = MIGRATIONS.len() as i64;

@@ -364,7 +364,7 @@ impl Reader {
 
     /// Outbox rows by status.
     pub async fn outbox_counts(&self) -> Result<super::OutboxCounts, StoreError> {
-        self.db.with(|c| super::outbox_counts(c)).await
+        self.db.with(|c| super::outbox::outbox_counts(c)).await
     }
 
     /// Results of `target` since `since`, newest first, at most `limit`.
