@@ -37,6 +37,29 @@ pub enum AppError {
     /// The HTTP server could not listen.
     #[error(transparent)]
     Server(#[from] ServerError),
+    /// A task the daemon cannot work without ended while it ran.
+    #[error("the {0} stopped unexpectedly (its error is logged above); upwatch stopped rather than run half-alive")]
+    TaskDied(&'static str),
+}
+
+/// A critical task that ended before the stop signal.
+enum Died {
+    /// The results pipeline, with the results it had handled.
+    Pipeline(u64),
+    /// The result writer.
+    Writer,
+    /// The HTTP server.
+    Server,
+}
+
+impl Died {
+    fn name(&self) -> &'static str {
+        match self {
+            Died::Pipeline(_) => "results pipeline",
+            Died::Writer => "result writer",
+            Died::Server => "HTTP server",
+        }
+    }
 }
 
 /// How the daemon ended.
@@ -112,7 +135,9 @@ pub async fn run_with(
     let reader = Reader::open_file(store.path())?;
     let metrics = Metrics::new(&config.daemon.location);
     let store_health = StoreHealth::default();
-    let (results_sink, writer) = Writer {
+    // One root token: every subsystem's token is its child, cancelled in order below.
+    let root = CancellationToken::new();
+    let (results_sink, mut writer) = Writer {
         store: store.clone(),
         settings: config.store,
         clock: clock.clone(),
@@ -133,8 +158,8 @@ pub async fn run_with(
         location: config.daemon.location.clone(),
         clock: clock.clone(),
     });
-    let server_cancel = CancellationToken::new();
-    let server = tokio::spawn(crate::server::serve(
+    let server_cancel = root.child_token();
+    let mut server = tokio::spawn(crate::server::serve(
         listener,
         server_state,
         server_cancel.clone(),
@@ -147,7 +172,7 @@ pub async fn run_with(
         wakers: wakers.clone(),
         metrics: metrics.clone(),
     };
-    let delivery_cancel = CancellationToken::new();
+    let delivery_cancel = root.child_token();
     let delivery = TaskTracker::new();
     dispatcher.spawn(&notifiers, delivery_cancel.clone(), &delivery);
     // Alertmanager forgets an alert that is not posted again: keep firing ones alive,
@@ -170,7 +195,7 @@ pub async fn run_with(
     }
     delivery.close();
 
-    let cancel = CancellationToken::new();
+    let cancel = root.child_token();
     let tracker = TaskTracker::new();
     // Room for one result per target, so a slow consumer never stalls a burst of ticks.
     let (tx, rx) = mpsc::channel(config.targets.len().clamp(16, 65_536));
@@ -188,7 +213,7 @@ pub async fn run_with(
     .with_catalogs(catalogs)
     .recording(results_sink)
     .measuring(metrics);
-    let pipeline = tokio::spawn(pipeline.run_with_pages(rx, page_rx));
+    let mut pipeline = tokio::spawn(pipeline.run_with_pages(rx, page_rx));
     crate::schedule::pages::spawn_pages(
         &config.status_pages,
         page_tx,
@@ -239,7 +264,21 @@ pub async fn run_with(
     );
     on_listen(listen_addr);
 
-    stop.await;
+    // Until the stop signal, the pipeline, the writer and the server never end on their
+    // own: one that does takes the daemon down (through the same ordered shutdown) instead
+    // of leaving it probing with nobody recording or alerting.
+    let died = tokio::select! {
+        () = stop => None,
+        r = &mut pipeline => Some(Died::Pipeline(r.unwrap_or(0))),
+        _ = &mut writer => Some(Died::Writer),
+        _ = &mut server => Some(Died::Server),
+    };
+    if let Some(d) = &died {
+        tracing::error!(
+            "the {} stopped unexpectedly: shutting the daemon down",
+            d.name()
+        );
+    }
     let grace = config.daemon.shutdown_grace;
     tracing::info!(
         "shutting down: waiting up to {} for in-flight probes",
@@ -255,15 +294,21 @@ pub async fn run_with(
     let remaining = deadline
         .saturating_duration_since(tokio::time::Instant::now())
         .max(Duration::from_millis(100));
-    let (results, pipeline_done) = match tokio::time::timeout(remaining, pipeline).await {
-        Ok(Ok(n)) => (n, true),
-        _ => (0, false),
+    let (results, pipeline_done) = match &died {
+        Some(Died::Pipeline(n)) => (*n, false),
+        _ => match tokio::time::timeout(remaining, pipeline).await {
+            Ok(Ok(n)) => (n, true),
+            _ => (0, false),
+        },
     };
     // The pipeline held the last result sink; the writer flushes what it has and ends.
     let remaining = deadline
         .saturating_duration_since(tokio::time::Instant::now())
         .max(Duration::from_millis(100));
-    let writer_done = tokio::time::timeout(remaining, writer).await.is_ok();
+    let writer_done = match &died {
+        Some(Died::Writer) => false,
+        _ => tokio::time::timeout(remaining, writer).await.is_ok(),
+    };
     // Last outbox pass: deliver what is due now, within what is left of the grace period.
     let last_pass = async {
         for n in &notifiers {
@@ -292,7 +337,13 @@ pub async fn run_with(
     }
     server_cancel.cancel();
     // The server only reads; give open requests a moment, never the whole grace.
-    let _ = tokio::time::timeout(Duration::from_secs(1), server).await;
+    if !matches!(died, Some(Died::Server)) {
+        let _ = tokio::time::timeout(Duration::from_secs(1), server).await;
+    }
+    root.cancel();
+    if let Some(d) = died {
+        return Err(AppError::TaskDied(d.name()));
+    }
     let clean = probes_done && pipeline_done && writer_done && outbox_done;
     if clean {
         tracing::info!(results, "stopped cleanly");

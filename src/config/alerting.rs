@@ -327,7 +327,7 @@ impl Validator<'_> {
             self.d.push(
                 span,
                 ctx,
-                "missing key \"type\": one of email | slack | webhook",
+                format!("missing key \"type\": one of {}", CHANNEL_TYPES.join(" | ")),
             );
             return None;
         };
@@ -339,7 +339,10 @@ impl Validator<'_> {
             self.d.push(
                 kind_v.span(),
                 ctx,
-                format!("type: {kind_name:?} is not one of email | slack | webhook | alertmanager{hint}"),
+                format!(
+                    "type: {kind_name:?} is not one of {}{hint}",
+                    CHANNEL_TYPES.join(" | ")
+                ),
             );
             return None;
         }
@@ -386,7 +389,7 @@ impl Validator<'_> {
                 self.d.push(
                     at,
                     ctx,
-                    format!("{key}: does not apply to a {kind_name} channel"),
+                    format!("{key}: does not apply to {kind_name} channels"),
                 );
                 misplaced = true;
             }

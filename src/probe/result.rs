@@ -1,7 +1,7 @@
 //! The probe result: what one probe of one target observed, as plain data.
 //!
-//! Everything downstream (logs, `check`, and later the store, metrics, the alert engine and
-//! the API) consumes this type, so it carries the raw facts later stages need (selected
+//! Everything downstream (logs, `check`, the store, metrics, the alert engine and the API)
+//! consumes this type, so it carries the raw facts later stages need (selected
 //! response headers for rate limits and request ids, a body excerpt for provider error
 //! decoding, certificate facts) and never a secret. A target being down is a value here,
 //! not an `Err`.
@@ -29,7 +29,7 @@ pub enum Health {
 }
 
 impl Health {
-    /// Lower-case name used in logs, JSON and (later) metric labels.
+    /// Lower-case name used in logs, JSON and metric labels.
     pub fn as_str(self) -> &'static str {
         match self {
             Health::Down => "down",

@@ -1,7 +1,7 @@
 //! Liveness of the scheduler: each target task says by when it will have finished its next
 //! probe; a deadline that passes means a task is stuck (a hung probe, a starved concurrency
-//! limit or a results pipeline that stopped taking results). `/healthz` (and, later, the
-//! systemd watchdog) read it.
+//! limit or a results pipeline that stopped taking results). `/healthz` and the
+//! systemd watchdog read it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
