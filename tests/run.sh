@@ -12,30 +12,22 @@ if ! python3 -c "import aiosmtpd" 2>/dev/null; then
     python3 -m pip install --quiet aiosmtpd 2>/dev/null \
         || python3 -m pip install --quiet --break-system-packages aiosmtpd
 fi
+# Installs Debian packages (root, or sudo) when the command that needs them is missing.
+apt_for() {
+    local why="$1"
+    shift
+    local sudo=""
+    if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+    echo "installing Debian's $* for $why" >&2
+    $sudo apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
 if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
-    sudo=""
-    if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
-    echo "installing Debian's chromium for the status-page test" >&2
-    $sudo apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-        chromium fonts-dejavu-core >/dev/null
+    apt_for "the status-page test" chromium fonts-dejavu-core
 fi
-if ! command -v bwrap >/dev/null 2>&1; then
-    sudo=""
-    if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
-    echo "installing Debian's bubblewrap for the container test" >&2
-    $sudo apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-        bubblewrap >/dev/null
-fi
-if ! command -v systemd-analyze >/dev/null 2>&1; then
-    sudo=""
-    if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
-    echo "installing Debian's systemd (for systemd-analyze; nothing boots) for the unit test" >&2
-    $sudo apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-        systemd >/dev/null
-fi
+command -v bwrap >/dev/null 2>&1 || apt_for "the container test" bubblewrap
+# systemd-analyze only: nothing boots.
+command -v systemd-analyze >/dev/null 2>&1 || apt_for "the unit test" systemd
 # Real Prometheus tooling for the Alertmanager channel and the shipped rules (Debian's
 # packages, unpacked under target/, no service started).
 UPWATCH_PROM_TOOLS="$(bash tests/prometheus_tools.sh)"

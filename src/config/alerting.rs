@@ -172,23 +172,26 @@ pub(super) struct PolicyKeys<'r> {
     pub channels: &'r S<Vec<Spanned<String>>>,
 }
 
+/// The [`PolicyKeys`] of any raw section that has the alert keys.
+macro_rules! policy_keys {
+    ($r:expr) => {
+        PolicyKeys {
+            failure_threshold: &$r.failure_threshold,
+            success_threshold: &$r.success_threshold,
+            repeat_interval: &$r.repeat_interval,
+            send_resolved: &$r.send_resolved,
+            channels: &$r.channels,
+        }
+    };
+}
+pub(super) use policy_keys;
+
 const CHANNEL_TYPES: &[&str] = &["email", "slack", "webhook", "alertmanager"];
 
 impl Validator<'_> {
     pub(super) fn alerting(&mut self, r: &RawAlerting, known: &[Arc<str>]) -> Alerting {
         let ctx = "alerting";
-        let policy = self.policy(
-            ctx,
-            PolicyKeys {
-                failure_threshold: &r.failure_threshold,
-                success_threshold: &r.success_threshold,
-                repeat_interval: &r.repeat_interval,
-                send_resolved: &r.send_resolved,
-                channels: &r.channels,
-            },
-            &AlertPolicy::default(),
-            known,
-        );
+        let policy = self.policy(ctx, policy_keys!(r), &AlertPolicy::default(), known);
         let delivery_max_age = self
             .duration(ctx, "delivery_max_age", &r.delivery_max_age, false)
             .flatten()
@@ -276,13 +279,7 @@ impl Validator<'_> {
         base: &AlertPolicy,
         known: &[Arc<str>],
     ) -> AlertPolicy {
-        let keys = PolicyKeys {
-            failure_threshold: &r.failure_threshold,
-            success_threshold: &r.success_threshold,
-            repeat_interval: &r.repeat_interval,
-            send_resolved: &r.send_resolved,
-            channels: &r.channels,
-        };
+        let keys = policy_keys!(r);
         let mut p = self.policy(ctx, keys, base, known);
         if let Some(o) = &r.severity_overrides {
             let kinds: Vec<&str> = FailureKind::ALL.iter().map(|k| k.as_str()).collect();

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::alerting::PolicyKeys;
+use super::alerting::{policy_keys, PolicyKeys};
 use super::raw::RawStatusPage;
 use super::Validator;
 use crate::alert::AlertPolicy;
@@ -99,13 +99,7 @@ impl Validator<'_> {
                 components.push(text);
             }
         }
-        let keys = PolicyKeys {
-            failure_threshold: &r.failure_threshold,
-            success_threshold: &r.success_threshold,
-            repeat_interval: &r.repeat_interval,
-            send_resolved: &r.send_resolved,
-            channels: &r.channels,
-        };
+        let keys = policy_keys!(r);
         let alert = self.policy(ctx, keys, base, known_channels);
         let (interval, timeout) = (interval?.unwrap_or(Duration::from_secs(60)), timeout?);
         let timeout = timeout.unwrap_or(Duration::from_secs(15).min(interval));
