@@ -21,10 +21,10 @@ use tokio_rustls::TlsConnector;
 use tokio_util::task::AbortOnDropHandle;
 use url::Host;
 
+use super::judge;
 use super::llm::ChatStream;
 use super::result::{
-    ChatInfo, Failure, FailureKind, HttpVersion, Phase, Phases, ProbeResult, ResponseInfo,
-    TlsFacts, BODY_EXCERPT_CHARS,
+    ChatInfo, Failure, FailureKind, HttpVersion, Phase, Phases, ProbeResult, ResponseInfo, TlsFacts,
 };
 use super::tls;
 use crate::config::{IpVersion, ProbeKind, Target};
@@ -168,18 +168,12 @@ impl TargetProber {
         result.remote_addr = Some(conn.remote);
         result.http_version = Some(conn.version);
         result.tls = conn.tls.clone();
-        if let Some(facts) = &result.tls {
-            if t.tls_min_days > 0 && facts.days_left < i64::from(t.tls_min_days) {
-                failures.push(Failure::new(
-                    FailureKind::TlsExpiring,
-                    format!(
-                        "certificate expires in {} days ({}), under tls_min_days = {}",
-                        facts.days_left,
-                        facts.not_after.format("%Y-%m-%d"),
-                        t.tls_min_days
-                    ),
-                ));
-            }
+        if let Some(f) = result
+            .tls
+            .as_ref()
+            .and_then(|facts| judge::certificate(&t, facts))
+        {
+            failures.push(f);
         }
 
         // Request → response head.
@@ -285,82 +279,19 @@ impl TargetProber {
         }
         laps.lap(Phase::Transfer);
 
-        // Judge the response.
-        let status_ok = t.expect_status.contains(&status);
-        if !status_ok || body_failed {
-            let text = String::from_utf8_lossy(&kept);
-            let excerpt: String = text.chars().take(BODY_EXCERPT_CHARS).collect();
-            if !excerpt.trim().is_empty() {
-                info.body_excerpt = Some(t.redactor.redact(&excerpt));
-            }
-            info.provider_error = super::provider::decode_error(&kept).map(|mut e| {
-                // Some gateways echo the request (and so the key) in their error text.
-                e.message = e.message.map(|m| t.redactor.redact(&m));
-                e
-            });
-        }
-        // A 429 is the provider answering "not now", not an outage, unless it is about
-        // credits or quota (then it is billing, and down).
-        let rate_limited = !status_ok
-            && status == 429
-            && !super::provider::mentions_billing(info.provider_error.as_ref());
-        if rate_limited {
-            let wait = info
-                .ratelimit
-                .retry_after_s
-                .map(|s| format!(" (retry after {s} s)"))
-                .unwrap_or_default();
-            failures.push(Failure::new(
-                FailureKind::RateLimited,
-                format!("HTTP 429: the provider is rate-limiting this key{wait}"),
-            ));
-        } else if !status_ok {
-            let expected = t
-                .expect_status
-                .iter()
-                .map(u16::to_string)
-                .collect::<Vec<_>>()
-                .join(", ");
-            failures.push(Failure::http_status(status, &expected));
-        }
-        if status_ok && !body_failed {
-            failures.extend(super::llm::judge_response(
-                &t,
-                &kept,
-                info.size,
-                &info,
-                &mut result,
-            ));
-        }
-        if let Some(mut chat) = stream {
-            chat.stream.finish();
-            if !body_failed {
-                failures.extend(super::llm::judge_stream(&t, &chat, &info));
-            }
-            result.chat = Some(chat);
-        }
-        if let (Some(needle), false) = (&t.expect_body_contains, body_failed) {
-            if !contains(&kept, needle.as_bytes()) {
-                let note = if info.size as usize > kept.len() {
-                    format!(" (only the first {} bytes were searched)", kept.len())
-                } else {
-                    String::new()
-                };
-                failures.push(Failure::new(
-                    FailureKind::BodyMismatch,
-                    format!("body does not contain {needle:?}{note}"),
-                ));
-            }
-        }
-        let total = laps.total();
-        if let Some(limit) = t.max_latency {
-            if total > limit && !body_failed {
-                failures.push(Failure::new(
-                    FailureKind::TooSlow,
-                    format!("latency {} > {}", secs(total), secs(limit)),
-                ));
-            }
-        }
+        let exchange = judge::Exchange {
+            status,
+            body: &kept,
+            complete: !body_failed,
+            total: laps.total(),
+        };
+        failures.extend(judge::response(
+            &t,
+            &exchange,
+            &mut info,
+            &mut result,
+            stream,
+        ));
         result.response = Some(info);
 
         if t.reuse_connection && !body_failed {
@@ -701,35 +632,4 @@ fn keep_headers(headers: &http::HeaderMap, t: &Target) -> Vec<(String, String)> 
             (name.as_str().to_string(), t.redactor.redact(&text))
         })
         .collect()
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-/// `4.213 s` / `850 ms`: the precision an engineer reads at a glance.
-fn secs(d: Duration) -> String {
-    if d >= Duration::from_secs(1) {
-        format!("{:.3} s", d.as_secs_f64())
-    } else {
-        format!("{:.1} ms", d.as_secs_f64() * 1000.0)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn latency_text_reads_naturally() {
-        assert_eq!(secs(Duration::from_millis(4213)), "4.213 s");
-        assert_eq!(secs(Duration::from_micros(850_400)), "850.4 ms");
-    }
-
-    #[test]
-    fn substring_search_on_bytes() {
-        assert!(contains(b"{\"data\":[]}", b"data"));
-        assert!(!contains(b"abc", b"abcd"));
-        assert!(contains(b"abc", b""));
-    }
 }

@@ -4,6 +4,7 @@
 
 pub mod batch;
 pub mod http;
+pub mod judge;
 pub mod llm;
 pub mod provider;
 pub mod ratelimit;
