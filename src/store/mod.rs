@@ -1,7 +1,7 @@
-//! The embedded store: one SQLite file in `state_dir` (WAL), versioned migrations (`migrate`), alert
-//! state and the notification outbox (`outbox`). Alert state changes and the notifications they cause
-//! are written in one transaction, so a crash can neither lose a notification nor send one
-//! for a change that was not recorded.
+//! The embedded store: one SQLite file in `state_dir` (WAL), versioned migrations
+//! (`migrate`), alert state and the notification outbox (`outbox`). Alert state changes and
+//! the notifications they cause are written in one transaction, so a crash can neither lose
+//! a notification nor send one for a change that was not recorded.
 //!
 //! rusqlite is synchronous: every call runs on tokio's blocking pool behind one mutex.
 
