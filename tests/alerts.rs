@@ -283,7 +283,7 @@ async fn a_hung_slack_does_not_delay_the_webhook() {
     let hung = Receiver::start(Behaviour::Hang).await;
     let hook = Receiver::start(Behaviour::Ok).await;
     let channels = format!(
-        "[[channel]]\nname = \"chat\"\ntype = \"slack\"\nurl = \"{}\"\ntimeout = \"60s\"\n\n{}",
+        "[[channel]]\nname = \"chat\"\ntype = \"slack\"\nurl = \"{}\"\ntimeout = \"60s\"\ngroup = false\n\n{}",
         hung.url(),
         webhook(&hook.url(), "")
     );

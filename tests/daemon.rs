@@ -42,6 +42,9 @@ failure_threshold = 2
 success_threshold = 2
 repeat_interval = "0s"
 channels = ["hook", "chat", "mail"]
+# Grouping stays on, short: each change here comes alone, so people get the single form.
+group_wait = "300ms"
+group_interval = "1s"
 
 [[channel]]
 name = "mail"

@@ -91,6 +91,62 @@ async fn email_goes_through_starttls_and_auth_with_both_parts() {
 }
 
 #[tokio::test]
+async fn a_group_is_one_email_naming_every_alert() {
+    let mut smtp = smtp_server().await;
+    let n = notifier(&smtp, "pw-123");
+    let mut batch: Vec<Notification> = (1..=5)
+        .map(|i| {
+            let mut f = firing();
+            f.target = format!("model-{i}");
+            f.id = format!("id-{i}");
+            f.vendor = Some("status.mistral.ai reports a partial outage".into());
+            f
+        })
+        .collect();
+    let mut back = firing();
+    back.kind = TransitionKind::Resolved;
+    back.target = "embed".into();
+    back.resolved_at = Some(back.started_at + chrono::Duration::minutes(12));
+    batch.push(back);
+    n.send_group(&batch, chrono::Utc::now())
+        .await
+        .unwrap_or_else(|e| panic!("send failed: {e}"));
+    let line = tokio::time::timeout(Duration::from_secs(10), smtp.lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let got: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let data = got["data"].as_str().unwrap();
+    assert!(
+        data.contains("Subject: [FIRING] 5, [RESOLVED] 1: model-1, model-2, model-3 (+3 more)"),
+        "{data}"
+    );
+    for i in 1..=5 {
+        assert!(
+            data.contains(&format!(
+                "  - model-{i} (critical): HTTP 503, expected 200; latency"
+            )),
+            "{data}"
+        );
+    }
+    assert!(
+        data.contains("  - embed recovered after 12m (critical)"),
+        "{data}"
+    );
+    assert_eq!(
+        data.matches("Vendor:   status.mistral.ai reports a partial outage")
+            .count(),
+        1,
+        "the shared vendor word is said once: {data}"
+    );
+    assert!(
+        data.contains("Alert ids: id-1, id-2, id-3, id-4, id-5, id-1"),
+        "{data}"
+    );
+}
+
+#[tokio::test]
 async fn a_wrong_password_is_a_permanent_smtp_535() {
     let smtp = smtp_server().await;
     let n = notifier(&smtp, "wrong");

@@ -24,6 +24,29 @@ pub struct Alerting {
     pub policy: AlertPolicy,
     /// How long a notification is retried before it is marked dead.
     pub delivery_max_age: Duration,
+    /// How channels for people batch notifications, unless a channel says otherwise
+    /// (`None`: `group = false`).
+    pub grouping: Option<Grouping>,
+}
+
+/// How a channel for people batches notifications: the first change after a quiet spell
+/// waits `wait` for others to join it; after a message, the next goes out no sooner than
+/// `interval` later. Everything waiting then goes out as one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grouping {
+    /// `group_wait`: how long the first change waits for company.
+    pub wait: Duration,
+    /// `group_interval`: the least time between two messages.
+    pub interval: Duration,
+}
+
+impl Default for Grouping {
+    fn default() -> Self {
+        Grouping {
+            wait: Duration::from_secs(10),
+            interval: Duration::from_secs(60),
+        }
+    }
 }
 
 /// A validated `[[channel]]`.
@@ -35,6 +58,9 @@ pub struct ChannelConfig {
     pub timeout: Duration,
     /// Type-specific settings.
     pub kind: ChannelKind,
+    /// Batching for people (email, Slack); `None` delivers one message per notification,
+    /// as the webhook and Alertmanager always do.
+    pub group: Option<Grouping>,
 }
 
 /// The channel types.
@@ -196,9 +222,25 @@ impl Validator<'_> {
             .duration(ctx, "delivery_max_age", &r.delivery_max_age, false)
             .flatten()
             .unwrap_or(Duration::from_secs(24 * 3600));
+        let base = Grouping::default();
+        let grouping = Grouping {
+            wait: self
+                .duration(ctx, "group_wait", &r.group_wait, true)
+                .flatten()
+                .unwrap_or(base.wait),
+            interval: self
+                .duration(ctx, "group_interval", &r.group_interval, true)
+                .flatten()
+                .unwrap_or(base.interval),
+        };
         Alerting {
             policy,
             delivery_max_age,
+            grouping: r
+                .group
+                .as_ref()
+                .is_none_or(|g| *g.get_ref())
+                .then_some(grouping),
         }
     }
 
@@ -316,6 +358,7 @@ impl Validator<'_> {
         r: &RawChannel,
         span: Range<usize>,
         ctx: &str,
+        grouping: Option<Grouping>,
         warnings: &mut Vec<String>,
     ) -> Option<ChannelConfig> {
         let mut redactor = Redactor::default();
@@ -355,12 +398,15 @@ impl Validator<'_> {
                 "from",
                 "to",
                 "tls_ca_file",
+                "group",
+                "group_wait",
+                "group_interval",
             ],
-            "slack" => &["url", "url_file"],
+            "slack" => &["url", "url_file", "group", "group_wait", "group_interval"],
             "alertmanager" => &["url", "url_file", "headers", "resend_interval"],
             _ => &["url", "url_file", "headers", "secret", "secret_file"],
         };
-        let present: [(&str, Option<Range<usize>>); 15] = [
+        let present: [(&str, Option<Range<usize>>); 18] = [
             ("host", r.host.as_ref().map(|v| v.span())),
             ("port", r.port.as_ref().map(|v| v.span())),
             ("tls", r.tls.as_ref().map(|v| v.span())),
@@ -379,14 +425,25 @@ impl Validator<'_> {
                 "resend_interval",
                 r.resend_interval.as_ref().map(|v| v.span()),
             ),
+            ("group", r.group.as_ref().map(|v| v.span())),
+            ("group_wait", r.group_wait.as_ref().map(|v| v.span())),
+            (
+                "group_interval",
+                r.group_interval.as_ref().map(|v| v.span()),
+            ),
         ];
         let mut misplaced = false;
         for (key, at) in present {
             if let (Some(at), false) = (at, applies.contains(&key)) {
+                let why = if key.starts_with("group") {
+                    " (they deliver one payload per alert: machines want events; grouping is for email and slack)"
+                } else {
+                    ""
+                };
                 self.d.push(
                     at,
                     ctx,
-                    format!("{key}: does not apply to {kind_name} channels"),
+                    format!("{key}: does not apply to {kind_name} channels{why}"),
                 );
                 misplaced = true;
             }
@@ -493,14 +550,35 @@ impl Validator<'_> {
                 }))
             }
         };
+        let group = self.channel_grouping(ctx, r, grouping);
         if misplaced {
             return None;
         }
+        let kind = kind?;
+        let for_people = matches!(kind, ChannelKind::Email(_) | ChannelKind::Slack(_));
         Some(ChannelConfig {
             name: Arc::from(name?.as_str()),
             timeout: timeout?,
-            kind: kind?,
+            kind,
+            group: group?.filter(|_| for_people),
         })
+    }
+
+    /// A channel's own `group`, `group_wait` and `group_interval` over `[alerting]`'s.
+    fn channel_grouping(
+        &mut self,
+        ctx: &str,
+        r: &RawChannel,
+        base: Option<Grouping>,
+    ) -> Option<Option<Grouping>> {
+        let wait = self.duration(ctx, "group_wait", &r.group_wait, true)?;
+        let interval = self.duration(ctx, "group_interval", &r.group_interval, true)?;
+        let on = r.group.as_ref().map_or(base.is_some(), |g| *g.get_ref());
+        let from = base.unwrap_or_default();
+        Some(on.then(|| Grouping {
+            wait: wait.unwrap_or(from.wait),
+            interval: interval.unwrap_or(from.interval),
+        }))
     }
 
     /// A channel's `headers` table; values may expand variables and are kept sensitive.

@@ -134,18 +134,6 @@ pub fn parse(path: &Path, text: &str, env: &Env) -> Result<Config, ConfigError> 
     let (raw_defaults, _) = defaults.unwrap_or_default();
     let defaults = v.defaults(&raw_defaults);
 
-    let mut warnings = Vec::new();
-    let mut built_channels: Vec<Arc<ChannelConfig>> = Vec::new();
-    for (raw, span, ctx) in &channels {
-        if let Some(c) = v.channel(raw, span.clone(), ctx, &mut warnings) {
-            if built_channels.iter().any(|b| b.name == c.name) {
-                let at = raw.name.as_ref().map(|n| n.span()).unwrap_or(span.clone());
-                v.d.push(at, ctx, format!("duplicate channel name {:?}", &*c.name));
-            } else {
-                built_channels.push(Arc::new(c));
-            }
-        }
-    }
     // Channel names as written, so a reference to a channel with another error is not
     // reported twice.
     let channel_names: Vec<Arc<str>> = channels
@@ -154,6 +142,19 @@ pub fn parse(path: &Path, text: &str, env: &Env) -> Result<Config, ConfigError> 
         .collect();
     let raw_alerting = alerting.unwrap_or_default();
     let alerting = v.alerting(&raw_alerting, &channel_names);
+
+    let mut warnings = Vec::new();
+    let mut built_channels: Vec<Arc<ChannelConfig>> = Vec::new();
+    for (raw, span, ctx) in &channels {
+        if let Some(c) = v.channel(raw, span.clone(), ctx, alerting.grouping, &mut warnings) {
+            if built_channels.iter().any(|b| b.name == c.name) {
+                let at = raw.name.as_ref().map(|n| n.span()).unwrap_or(span.clone());
+                v.d.push(at, ctx, format!("duplicate channel name {:?}", &*c.name));
+            } else {
+                built_channels.push(Arc::new(c));
+            }
+        }
+    }
 
     let mut status_pages: Vec<Arc<StatusPage>> = Vec::new();
     for (raw, span, ctx) in &raw_pages {

@@ -19,7 +19,7 @@ mod types;
 mod validate;
 
 pub use alerting::{
-    Alerting, AlertmanagerChannel, ChannelConfig, ChannelKind, EmailChannel, Maintenance,
+    Alerting, AlertmanagerChannel, ChannelConfig, ChannelKind, EmailChannel, Grouping, Maintenance,
     SlackChannel, SmtpTls, WebhookChannel,
 };
 pub use env::{expand, ExpandError, Expanded};

@@ -123,6 +123,9 @@ pub(crate) struct RawAlerting {
     pub send_resolved: S<bool>,
     pub channels: S<Vec<Spanned<String>>>,
     pub delivery_max_age: S<String>,
+    pub group: S<bool>,
+    pub group_wait: S<String>,
+    pub group_interval: S<String>,
 }
 
 /// `[[channel]]`: one notification channel; which keys apply depends on `type`.
@@ -153,6 +156,10 @@ pub(crate) struct RawChannel {
     pub secret_file: S<String>,
     // alertmanager
     pub resend_interval: S<String>,
+    // email, slack: batching for people
+    pub group: S<bool>,
+    pub group_wait: S<String>,
+    pub group_interval: S<String>,
 }
 
 /// `[[maintenance]]`: a recurring window in which alerts are held.

@@ -511,3 +511,42 @@ fn status_page_errors_name_line_and_key() {
         "{errs:?}"
     );
 }
+
+#[test]
+fn channels_for_people_group_by_default_and_machines_never() {
+    let base = "[[target]]\nname = \"t\"\nurl = \"http://127.0.0.1:9/\"\n\n\
+        [[channel]]\nname = \"chat\"\ntype = \"slack\"\nurl = \"http://127.0.0.1:9/s\"\n\n\
+        [[channel]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9/h\"\n";
+    let c = parse_str(base, &[]).unwrap();
+    let g = crate::config::Grouping::default();
+    assert_eq!(c.alerting.grouping, Some(g));
+    assert_eq!(c.channels[0].group, Some(g), "slack groups");
+    assert_eq!(c.channels[1].group, None, "the webhook never does");
+
+    let off = format!("[alerting]\ngroup = false\ngroup_wait = \"3s\"\n\n{base}");
+    let c = parse_str(&off, &[]).unwrap();
+    assert_eq!(c.channels[0].group, None);
+
+    let own = base.replace(
+        "url = \"http://127.0.0.1:9/s\"\n",
+        "url = \"http://127.0.0.1:9/s\"\ngroup_wait = \"2s\"\ngroup_interval = \"0s\"\n",
+    );
+    let c = parse_str(&format!("[alerting]\ngroup_wait = \"30s\"\n\n{own}"), &[]).unwrap();
+    assert_eq!(
+        c.channels[0].group,
+        Some(crate::config::Grouping {
+            wait: Duration::from_secs(2),
+            interval: Duration::ZERO
+        })
+    );
+
+    let bad = base.replace(
+        "url = \"http://127.0.0.1:9/h\"\n",
+        "url = \"http://127.0.0.1:9/h\"\ngroup = true\n",
+    );
+    let err = parse_str(&bad, &[]).unwrap_err().to_string();
+    assert!(
+        err.contains("monitor.toml:14:9: channel \"hook\": group: does not apply to webhook channels (they deliver one payload per alert"),
+        "{err}"
+    );
+}

@@ -9,6 +9,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
+use super::digest::Digest;
 use super::{Notification, NotifySetupError, SendError};
 use crate::alert::TransitionKind;
 use crate::config::{ChannelConfig, EmailChannel, SmtpTls};
@@ -133,6 +134,58 @@ pub fn bodies(n: &Notification) -> (String, String) {
     (text, html)
 }
 
+/// The plain-text and HTML bodies of a batch of notifications (see [`super::digest`]).
+pub fn group_bodies(batch: &[Notification]) -> (String, String) {
+    let d = Digest::of(batch);
+    let mut text = String::new();
+    let mut html = String::from("<!doctype html><html><body style=\"font-family:sans-serif\">");
+    html.push_str(&format!("<h2>{}</h2>", html_escape(&d.subject())));
+    let mut list = |title: String, lines: Vec<String>| {
+        if lines.is_empty() {
+            return;
+        }
+        text.push_str(&format!("{title}:\n"));
+        html.push_str(&format!("<p><b>{}</b></p><ul>", html_escape(&title)));
+        for l in &lines {
+            text.push_str(&format!("  - {l}\n"));
+            html.push_str(&format!("<li>{}</li>", html_escape(l)));
+        }
+        text.push('\n');
+        html.push_str("</ul>");
+    };
+    list(
+        format!("Failing ({})", d.firing.len()),
+        d.firing.iter().map(|n| d.firing_line(n)).collect(),
+    );
+    list(
+        format!("Recovered ({})", d.resolved.len()),
+        d.resolved
+            .iter()
+            .map(|n| Digest::resolved_line(n))
+            .collect(),
+    );
+    list(
+        "Notices".to_string(),
+        d.notices.iter().map(|n| Digest::notice_line(n)).collect(),
+    );
+    if let Some(v) = d.shared_vendor() {
+        text.push_str(&format!("Vendor:   {v}\n\n"));
+        html.push_str(&format!("<p><b>Vendor:</b> {}</p>", html_escape(v)));
+    }
+    let location = batch.first().map_or("", |n| n.location.as_str());
+    let ids: Vec<&str> = batch.iter().map(|n| n.id.as_str()).collect();
+    text.push_str(&format!(
+        "Location: {location}\nAlert ids: {}\n",
+        ids.join(", ")
+    ));
+    html.push_str(&format!(
+        "<p>Location: {}<br>Alert ids: {}</p></body></html>",
+        html_escape(location),
+        html_escape(&ids.join(", "))
+    ));
+    (text, html)
+}
+
 impl EmailNotifier {
     pub(crate) fn new(
         config: Arc<ChannelConfig>,
@@ -193,9 +246,11 @@ impl EmailNotifier {
     /// The message for `n` (pure apart from the Date header).
     pub fn message(&self, n: &Notification) -> Result<Message, SendError> {
         let (text, html) = bodies(n);
-        let mut b = Message::builder()
-            .from(self.from.clone())
-            .subject(n.subject());
+        self.compose(n.subject(), text, html)
+    }
+
+    fn compose(&self, subject: String, text: String, html: String) -> Result<Message, SendError> {
+        let mut b = Message::builder().from(self.from.clone()).subject(subject);
         for t in &self.to {
             b = b.to(t.clone());
         }
@@ -221,7 +276,20 @@ impl EmailNotifier {
         n: &Notification,
         _now: DateTime<Utc>,
     ) -> Result<(), SendError> {
-        let msg = self.message(n)?;
+        self.deliver(self.message(n)?).await
+    }
+
+    pub(crate) async fn send_group(
+        &self,
+        batch: &[Notification],
+        _now: DateTime<Utc>,
+    ) -> Result<(), SendError> {
+        let (text, html) = group_bodies(batch);
+        self.deliver(self.compose(Digest::of(batch).subject(), text, html)?)
+            .await
+    }
+
+    async fn deliver(&self, msg: Message) -> Result<(), SendError> {
         match self.transport.send(msg).await {
             Ok(_) => Ok(()),
             Err(e) => {

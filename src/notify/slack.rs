@@ -6,6 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
+use super::digest::Digest;
 use super::{http_outcome, Notification, SendError};
 use crate::alert::{Severity, TransitionKind};
 use crate::config::{ChannelConfig, ChannelKind};
@@ -101,8 +102,84 @@ pub fn payload(n: &Notification) -> Value {
     })
 }
 
+/// Lines per section block: Slack cuts a section's text at 3,000 characters.
+const LINES_PER_SECTION: usize = 15;
+
+/// One Block Kit message for a batch of notifications (see [`super::digest`]).
+pub fn group_payload(batch: &[Notification]) -> Value {
+    let d = Digest::of(batch);
+    let colour = if !d.firing.is_empty() {
+        if d.firing.iter().any(|n| n.severity == Severity::Critical) {
+            "#e01e5a"
+        } else {
+            "#ecb22e"
+        }
+    } else if !d.resolved.is_empty() {
+        "#2eb67d"
+    } else {
+        "#1d9bd1"
+    };
+    let mut blocks =
+        vec![json!({"type": "header", "text": {"type": "plain_text", "text": d.subject()}})];
+    let mut list = |title: &str, lines: Vec<String>| {
+        for (i, chunk) in lines.chunks(LINES_PER_SECTION).enumerate() {
+            let head = if i == 0 {
+                format!("*{title}*\n")
+            } else {
+                String::new()
+            };
+            let text = chunk
+                .iter()
+                .map(|l| format!("• {}", esc(l)))
+                .collect::<Vec<_>>()
+                .join("\n");
+            blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("{head}{text}")}}));
+        }
+    };
+    if !d.firing.is_empty() {
+        let lines = d.firing.iter().map(|n| d.firing_line(n)).collect();
+        list(&format!("Failing ({})", d.firing.len()), lines);
+    }
+    if !d.resolved.is_empty() {
+        let lines = d
+            .resolved
+            .iter()
+            .map(|n| Digest::resolved_line(n))
+            .collect();
+        list(&format!("Recovered ({})", d.resolved.len()), lines);
+    }
+    if !d.notices.is_empty() {
+        let lines = d.notices.iter().map(|n| Digest::notice_line(n)).collect();
+        list("Notices", lines);
+    }
+    if let Some(v) = d.shared_vendor() {
+        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("*Vendor*\n{}", esc(v))}}));
+    }
+    let location = batch.first().map_or("", |n| n.location.as_str());
+    blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("{} notifications grouped · {} · upwatch", batch.len(), esc(location))}]}));
+    json!({
+        "text": d.subject(),
+        "attachments": [{
+            "color": colour,
+            "blocks": blocks,
+        }],
+    })
+}
+
 impl SlackNotifier {
     pub(crate) async fn send(&self, n: &Notification, now: DateTime<Utc>) -> Result<(), SendError> {
+        self.post(&payload(n), now).await
+    }
+
+    pub(crate) async fn send_group(
+        &self,
+        batch: &[Notification],
+        now: DateTime<Utc>,
+    ) -> Result<(), SendError> {
+        self.post(&group_payload(batch), now).await
+    }
+
+    async fn post(&self, body: &Value, now: DateTime<Utc>) -> Result<(), SendError> {
         let ChannelKind::Slack(cfg) = &self.config.kind else {
             return Err(SendError::permanent("not a slack channel"));
         };
@@ -110,7 +187,7 @@ impl SlackNotifier {
         let result = self
             .http
             .post(cfg.url.expose())
-            .json(&payload(n))
+            .json(body)
             .timeout(self.config.timeout)
             .send()
             .await
@@ -166,6 +243,60 @@ mod tests {
                 "*Status*\nHTTP 503",
                 "*Latency*\n4200 ms"
             ]
+        );
+    }
+
+    #[test]
+    fn a_group_is_one_message_with_a_line_per_alert() {
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 10, 2, 0).unwrap();
+        let one = |target: &str, kind: TransitionKind| {
+            let mut n = Notification::new(
+                kind,
+                Severity::Critical,
+                target,
+                "https://api.example.com/v1",
+                vec![Failure::http_status(503, "200")],
+                t0,
+                "paris",
+            );
+            n.vendor = Some("status.example.com reports <partial> outage".into());
+            if kind == TransitionKind::Resolved {
+                n.resolved_at = Some(t0 + chrono::Duration::minutes(3));
+            }
+            n
+        };
+        let mut batch: Vec<Notification> = (1..=20)
+            .map(|i| one(&format!("m-{i}"), TransitionKind::Firing))
+            .collect();
+        batch.push(one("old", TransitionKind::Resolved));
+        let p = group_payload(&batch);
+        assert_eq!(
+            p["text"],
+            "[FIRING] 20, [RESOLVED] 1: m-1, m-2, m-3 (+18 more)"
+        );
+        let a = &p["attachments"][0];
+        assert_eq!(a["color"], "#e01e5a");
+        let texts: Vec<&str> = a["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|b| b["text"]["text"].as_str())
+            .collect();
+        // 20 failing lines in two sections of at most 15, one recovery, the vendor once.
+        assert!(texts[1].starts_with("*Failing (20)*\n• m-1 (critical): HTTP 503, expected 200\n"));
+        assert_eq!(texts[1].lines().count(), 16);
+        assert_eq!(texts[2].lines().count(), 5);
+        assert_eq!(
+            texts[3],
+            "*Recovered (1)*\n• old recovered after 3m (critical)"
+        );
+        assert_eq!(
+            texts[4],
+            "*Vendor*\nstatus.example.com reports &lt;partial&gt; outage"
+        );
+        assert_eq!(
+            a["blocks"][5]["elements"][0]["text"],
+            "21 notifications grouped · paris · upwatch"
         );
     }
 }

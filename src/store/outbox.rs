@@ -154,6 +154,42 @@ impl Store {
         .await
     }
 
+    /// Marks rows delivered together (one grouped message), in one transaction.
+    pub async fn delivered_all(
+        &self,
+        ids: Vec<String>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            for id in &ids {
+                tx.execute("UPDATE outbox SET status = ?3, delivered_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1", params![id, ms(now), OutboxStatus::Delivered.as_str()])?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Records a failed attempt of rows sent together, and when to try them again.
+    pub async fn retry_all_at(
+        &self,
+        ids: Vec<String>,
+        next: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        let error = error.to_string();
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            for id in &ids {
+                tx.execute("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?1", params![id, ms(next), error])?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Outbox rows by status.
     pub async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
         self.with(|c| outbox_counts(c)).await
