@@ -1,11 +1,20 @@
-//! Which side a failure is most likely on: the result's error class read together with the
-//! vendor's status page and the health of the other targets. The answer an on-call engineer
-//! wants first: "is it us or them?".
+//! Which side a failure is most likely on: the failure read together with the vendor's
+//! status page and with what the other hosts did at the same time. The answer an on-call
+//! engineer wants first: "is it us or them?".
+//!
+//! The rules, in order: this machine's own resources failing the probe is this host; a
+//! provider host that answered at all (an HTTP error, a refused or reset connection, bytes
+//! that are not HTTP, a TLS handshake) puts the failure at the vendor, the account or the
+//! request, by what it answered; a host that could not be reached (DNS, connect timeout,
+//! no route) is this host's network when no other host answers either, the path to that
+//! provider when others do.
+
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::probe::provider::ErrorClass;
-use crate::probe::{Health, ProbeResult};
+use crate::probe::{Failure, FailureKind, Health, Phase, ProbeResult};
 use crate::statuspage::VendorWord;
 
 /// The most likely side of a failure.
@@ -18,9 +27,14 @@ pub enum Side {
     Usage,
     /// The probe asks for something that does not exist or is malformed (404, 400/422).
     Request,
-    /// This host's network: DNS, connect, or no target answering at all.
+    /// This machine as a whole: its network (no host answers) or its own resources.
+    Host {
+        /// What this host lost.
+        cause: HostCause,
+    },
+    /// The path from here to this provider: DNS or connect fail while other hosts answer.
     Network {
-        /// Whether other targets answer (the path to this provider alone fails).
+        /// Whether other hosts answer (the path to this provider alone fails).
         others_fine: bool,
     },
     /// The TLS path: an intercepting proxy here or the provider's certificate.
@@ -36,6 +50,16 @@ pub enum Side {
     Vendor,
 }
 
+/// What this host lost, when a failure is its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostCause {
+    /// Its network: no host answers.
+    Network,
+    /// Its own resources: file descriptors, memory, local ports.
+    Resources,
+}
+
 impl Side {
     /// Short name (JSON `side`, metric-safe).
     pub fn as_str(&self) -> &'static str {
@@ -43,6 +67,7 @@ impl Side {
             Side::Account => "account",
             Side::Usage => "usage",
             Side::Request => "request",
+            Side::Host { .. } => "host",
             Side::Network { .. } => "network",
             Side::Tls => "tls",
             Side::VendorIncident { .. } => "vendor_incident",
@@ -57,10 +82,16 @@ impl Side {
             Side::Account => "your account or key".into(),
             Side::Usage => "your usage: the key's rate limit (shared by every client of the key)".into(),
             Side::Request => "the probe's request: the URL, model or body (the provider answered)".into(),
-            Side::Network { others_fine: true } => {
-                "this host's network: other targets answer, so check DNS, proxy and firewall for this provider".into()
+            Side::Host { cause: HostCause::Network } => {
+                "this host's network: no host answers, so the trouble is here, not at the providers".into()
             }
-            Side::Network { others_fine: false } => "this host's network".into(),
+            Side::Host { cause: HostCause::Resources } => {
+                "this host's own resources (file descriptors, memory or ports): not the provider".into()
+            }
+            Side::Network { others_fine: true } => {
+                "the path to this provider: other hosts answer, so check DNS, proxy and firewall for this provider".into()
+            }
+            Side::Network { others_fine: false } => "the path to this provider (no other host to compare with)".into(),
             Side::Tls => "the TLS path: an intercepting proxy here, or the provider's certificate".into(),
             Side::VendorIncident { title } => format!("vendor incident: {title}"),
             Side::VendorUnannounced => {
@@ -71,35 +102,77 @@ impl Side {
     }
 }
 
-/// What the other targets look like at the moment of a result.
+/// Whether a probe reached the provider's host at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Something answered: a response of any status, a refused or reset connection, a
+    /// TLS handshake, bytes that are not HTTP.
+    Answered,
+    /// Nothing answered: DNS, a connect timeout, no route, a timeout before TCP was up.
+    Unreachable,
+    /// This machine's own resources failed the probe: says nothing about the host.
+    Local,
+}
+
+/// The failure that decides a result's side: the first one that is not degrade-only.
+fn deciding(failures: &[Failure]) -> Option<&Failure> {
+    failures.iter().find(|f| !f.kind.degrades_only())
+}
+
+/// How far a result got towards its host.
+pub fn reach(failures: &[Failure]) -> Reach {
+    let Some(f) = deciding(failures) else {
+        return Reach::Answered;
+    };
+    let before_tcp = matches!(f.phase, Some(Phase::Dns | Phase::Connect));
+    match f.kind {
+        FailureKind::LocalResource => Reach::Local,
+        FailureKind::Dns | FailureKind::ConnectTimeout | FailureKind::NoRoute => Reach::Unreachable,
+        FailureKind::Timeout | FailureKind::Io if before_tcp => Reach::Unreachable,
+        _ => Reach::Answered,
+    }
+}
+
+/// What the other hosts look like at the moment of a result: each host counts once,
+/// answering when any of its targets' latest probe got an answer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Others {
-    /// Other targets whose latest probe was up or only degraded.
+    /// Other hosts that answered their latest probe.
     pub answering: usize,
-    /// Other targets whose latest probe failed with a network, timeout or TLS class.
+    /// Other hosts none of whose targets got an answer.
     pub unreachable: usize,
 }
 
 impl Others {
-    /// Counts the latest (health, class) of each other target.
-    pub fn tally(others: impl IntoIterator<Item = (Health, Option<ErrorClass>)>) -> Others {
-        let mut o = Others::default();
-        for (health, class) in others {
-            if health != Health::Down {
-                o.answering += 1;
-            } else if matches!(
-                class,
-                Some(ErrorClass::Network | ErrorClass::Timeout | ErrorClass::Tls)
-            ) {
-                o.unreachable += 1;
+    /// Counts the hosts other than `mine` from each target's (host, latest reach).
+    pub fn tally<'a>(mine: &str, latest: impl IntoIterator<Item = (&'a str, Reach)>) -> Others {
+        let mut hosts: HashMap<&str, bool> = HashMap::new();
+        for (host, reach) in latest {
+            if host == mine || reach == Reach::Local {
+                continue;
             }
+            *hosts.entry(host).or_default() |= reach == Reach::Answered;
         }
-        o
+        Others {
+            answering: hosts.values().filter(|a| **a).count(),
+            unreachable: hosts.values().filter(|a| !**a).count(),
+        }
+    }
+
+    /// No other host answers, and there is at least one to ask.
+    pub fn all_down(self) -> bool {
+        self.answering == 0 && self.unreachable > 0
     }
 }
 
-/// The likely side of a failure of class `class`.
-pub fn side(class: ErrorClass, vendor: Option<&VendorWord>, others: Others) -> Side {
+/// The likely side of a failed result: its failures, their class, the vendor's word and
+/// the other hosts.
+pub fn side(
+    failures: &[Failure],
+    class: ErrorClass,
+    vendor: Option<&VendorWord>,
+    others: Others,
+) -> Side {
     // The vendor admits to a problem: that explains anything but the account classes.
     let incident = vendor.filter(|v| v.reason.is_none() && v.overall.is_problem());
     let vendor_side = || match (incident, vendor) {
@@ -112,41 +185,55 @@ pub fn side(class: ErrorClass, vendor: Option<&VendorWord>, others: Others) -> S
         (None, Some(v)) if v.reason.is_none() => Side::VendorUnannounced,
         _ => Side::Vendor,
     };
-    let nobody_answers = others.answering == 0 && others.unreachable > 0;
-    match class {
-        ErrorClass::Auth | ErrorClass::Billing | ErrorClass::Permission => Side::Account,
-        ErrorClass::RateLimited => Side::Usage,
-        ErrorClass::NotFound | ErrorClass::Validation => Side::Request,
-        ErrorClass::Network if incident.is_some() => vendor_side(),
-        ErrorClass::Network => Side::Network {
+    match reach(failures) {
+        Reach::Local => Side::Host {
+            cause: HostCause::Resources,
+        },
+        Reach::Unreachable if incident.is_some() => vendor_side(),
+        Reach::Unreachable if others.all_down() => Side::Host {
+            cause: HostCause::Network,
+        },
+        Reach::Unreachable => Side::Network {
             others_fine: others.answering > 0,
         },
-        ErrorClass::Tls => Side::Tls,
-        // Every other target unreachable too: the common factor is this host.
-        ErrorClass::Timeout if nobody_answers && incident.is_none() => {
-            Side::Network { others_fine: false }
-        }
-        ErrorClass::Upstream | ErrorClass::Timeout => vendor_side(),
+        Reach::Answered => match class {
+            ErrorClass::Auth | ErrorClass::Billing | ErrorClass::Permission => Side::Account,
+            ErrorClass::RateLimited => Side::Usage,
+            ErrorClass::NotFound | ErrorClass::Validation => Side::Request,
+            ErrorClass::Tls => Side::Tls,
+            ErrorClass::Local => Side::Host {
+                cause: HostCause::Resources,
+            },
+            ErrorClass::Upstream | ErrorClass::Timeout | ErrorClass::Network => vendor_side(),
+        },
     }
 }
 
+/// The host part of a result's URL (the target name when it has none), for [`Others`].
+pub fn host_of(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_else(|| url.to_string())
+}
+
 /// Explains each failing result of one batch (`check`): attaches the word of the status
-/// page it links (`word_of(target)`) and its likely side, judged against the other results
+/// page it links (`word_of(target)`) and its likely side, judged against the other hosts
 /// of the same batch.
 pub fn explain_batch(results: &mut [ProbeResult], word_of: impl Fn(&str) -> Option<VendorWord>) {
     for r in results.iter_mut().filter(|r| r.health != Health::Up) {
         r.vendor = word_of(&r.target);
     }
+    let latest: Vec<(String, Reach)> = results
+        .iter()
+        .map(|r| (host_of(&r.url), reach(&r.failures)))
+        .collect();
     let sides: Vec<Option<Side>> = results
         .iter()
-        .map(|r| {
-            let others = Others::tally(
-                results
-                    .iter()
-                    .filter(|o| o.target != r.target)
-                    .map(|o| (o.health, o.error_class)),
-            );
-            Some(side(r.error_class?, r.vendor.as_ref(), others))
+        .zip(&latest)
+        .map(|(r, (host, _))| {
+            let others = Others::tally(host, latest.iter().map(|(h, x)| (h.as_str(), *x)));
+            Some(side(&r.failures, r.error_class?, r.vendor.as_ref(), others))
         })
         .collect();
     for (r, side) in results.iter_mut().zip(sides) {
@@ -157,6 +244,7 @@ pub fn explain_batch(results: &mut [ProbeResult], word_of: impl Fn(&str) -> Opti
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::provider::classify;
     use crate::statuspage::Level;
 
     fn word(overall: Level, title: Option<&str>, reason: Option<&str>) -> VendorWord {
@@ -171,54 +259,287 @@ mod tests {
         }
     }
 
+    const UP: Others = Others {
+        answering: 2,
+        unreachable: 0,
+    };
+    const SOME_DOWN: Others = Others {
+        answering: 1,
+        unreachable: 2,
+    };
+    const ALL_DOWN: Others = Others {
+        answering: 0,
+        unreachable: 3,
+    };
+
+    /// Every failure kind a probe can end with, as the probe reports it, × (other hosts
+    /// up / some down / all down), with no readable status page.
     #[test]
-    fn the_sides_the_issue_names() {
-        let fine = Others {
-            answering: 2,
-            unreachable: 0,
+    fn the_side_of_every_failure_kind() {
+        use FailureKind as K;
+        use Phase as P;
+        let host_net = Side::Host {
+            cause: HostCause::Network,
         };
+        let host_res = Side::Host {
+            cause: HostCause::Resources,
+        };
+        let path = Side::Network { others_fine: true };
+        let acc = Side::Account;
+        let v = Side::Vendor;
+        #[allow(clippy::type_complexity)]
+        let cases: Vec<(K, Option<P>, Option<u16>, [Side; 3])> = vec![
+            (
+                K::Dns,
+                Some(P::Dns),
+                None,
+                [path.clone(), path.clone(), host_net.clone()],
+            ),
+            (
+                K::ConnectTimeout,
+                Some(P::Connect),
+                None,
+                [path.clone(), path.clone(), host_net.clone()],
+            ),
+            (
+                K::NoRoute,
+                Some(P::Connect),
+                None,
+                [path.clone(), path.clone(), host_net.clone()],
+            ),
+            (
+                K::Timeout,
+                Some(P::Dns),
+                None,
+                [path.clone(), path.clone(), host_net.clone()],
+            ),
+            (
+                K::Timeout,
+                Some(P::Connect),
+                None,
+                [path.clone(), path.clone(), host_net.clone()],
+            ),
+            (
+                K::Io,
+                Some(P::Connect),
+                None,
+                [path.clone(), path.clone(), host_net.clone()],
+            ),
+            (
+                K::LocalResource,
+                Some(P::Connect),
+                None,
+                [host_res.clone(), host_res.clone(), host_res.clone()],
+            ),
+            (
+                K::LocalResource,
+                Some(P::Dns),
+                None,
+                [host_res.clone(), host_res.clone(), host_res.clone()],
+            ),
+            // The host answered: the vendor's side, whatever the others do.
+            (
+                K::ConnectRefused,
+                Some(P::Connect),
+                None,
+                [v.clone(), v.clone(), v.clone()],
+            ),
+            (
+                K::Io,
+                Some(P::Ttfb),
+                None,
+                [v.clone(), v.clone(), v.clone()],
+            ),
+            (
+                K::Timeout,
+                Some(P::Ttfb),
+                None,
+                [v.clone(), v.clone(), v.clone()],
+            ),
+            (
+                K::Timeout,
+                Some(P::Transfer),
+                Some(200),
+                [v.clone(), v.clone(), v.clone()],
+            ),
+            (
+                K::Timeout,
+                Some(P::Tls),
+                None,
+                [v.clone(), v.clone(), v.clone()],
+            ),
+            (
+                K::HttpStatus,
+                None,
+                Some(503),
+                [v.clone(), v.clone(), v.clone()],
+            ),
+            (
+                K::StreamIncomplete,
+                None,
+                Some(200),
+                [v.clone(), v.clone(), v.clone()],
+            ),
+            (
+                K::TlsHandshake,
+                Some(P::Tls),
+                None,
+                [Side::Tls, Side::Tls, Side::Tls],
+            ),
+            (
+                K::TlsExpired,
+                Some(P::Tls),
+                None,
+                [Side::Tls, Side::Tls, Side::Tls],
+            ),
+            (
+                K::TlsUnknownIssuer,
+                Some(P::Tls),
+                None,
+                [Side::Tls, Side::Tls, Side::Tls],
+            ),
+            (
+                K::TlsHostnameMismatch,
+                Some(P::Tls),
+                None,
+                [Side::Tls, Side::Tls, Side::Tls],
+            ),
+            (
+                K::TlsNotYetValid,
+                Some(P::Tls),
+                None,
+                [Side::Tls, Side::Tls, Side::Tls],
+            ),
+            (
+                K::HttpStatus,
+                None,
+                Some(401),
+                [acc.clone(), acc.clone(), acc.clone()],
+            ),
+            (
+                K::HttpStatus,
+                None,
+                Some(402),
+                [acc.clone(), acc.clone(), acc.clone()],
+            ),
+            (
+                K::HttpStatus,
+                None,
+                Some(403),
+                [acc.clone(), acc.clone(), acc.clone()],
+            ),
+            (
+                K::HttpStatus,
+                None,
+                Some(404),
+                [Side::Request, Side::Request, Side::Request],
+            ),
+            (
+                K::HttpStatus,
+                None,
+                Some(422),
+                [Side::Request, Side::Request, Side::Request],
+            ),
+            (
+                K::ModelMissing,
+                None,
+                Some(200),
+                [Side::Request, Side::Request, Side::Request],
+            ),
+            (
+                K::RateLimited,
+                None,
+                Some(429),
+                [Side::Usage, Side::Usage, Side::Usage],
+            ),
+        ];
+        for (kind, phase, status, want) in cases {
+            let f = Failure {
+                kind,
+                detail: String::new(),
+                phase,
+            };
+            let class = classify(status, std::slice::from_ref(&f), None)
+                .unwrap_or_else(|| panic!("{kind:?} has a class"));
+            for (others, want) in [UP, SOME_DOWN, ALL_DOWN].into_iter().zip(want) {
+                assert_eq!(
+                    side(std::slice::from_ref(&f), class, None, others),
+                    want,
+                    "{kind:?} in {phase:?} (HTTP {status:?}) with {others:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_vendors_word_and_degrade_only_failures() {
         let incident = word(Level::PartialOutage, Some("Elevated errors"), None);
         let green = word(Level::Operational, None, None);
         let blocked = word(Level::Unknown, None, Some("blocked"));
-        assert_eq!(side(ErrorClass::Auth, Some(&incident), fine), Side::Account);
-        assert_eq!(side(ErrorClass::Billing, None, fine), Side::Account);
+        let dns = [Failure::in_phase(FailureKind::Dns, Phase::Dns, "")];
+        let status = [Failure::new(FailureKind::HttpStatus, "HTTP 503")];
+        // An unreachable host while its vendor admits to an incident is the incident.
         assert_eq!(
-            side(ErrorClass::Network, Some(&green), fine).text(),
-            "this host's network: other targets answer, so check DNS, proxy and firewall for this provider"
-        );
-        assert_eq!(
-            side(ErrorClass::Upstream, Some(&incident), fine).text(),
+            side(&dns, ErrorClass::Network, Some(&incident), ALL_DOWN).text(),
             "vendor incident: Elevated errors"
         );
         assert_eq!(
-            side(ErrorClass::Timeout, Some(&green), fine).text(),
+            side(&status, ErrorClass::Upstream, Some(&green), UP).text(),
             "vendor reports operational; possibly an unannounced incident"
         );
         assert_eq!(
-            side(ErrorClass::Upstream, Some(&blocked), fine),
+            side(&status, ErrorClass::Upstream, Some(&blocked), UP),
             Side::Vendor
         );
-        assert_eq!(side(ErrorClass::Upstream, None, fine), Side::Vendor);
-        // Degraded without a named incident still names the page's level.
         assert_eq!(
             side(
+                &status,
                 ErrorClass::Upstream,
                 Some(&word(Level::Degraded, None, None)),
-                fine
+                UP
             )
             .text(),
             "vendor incident: mistral-status reports degraded"
         );
-        // A timeout while nothing else answers either is this host's network.
-        let alone = Others {
-            answering: 0,
-            unreachable: 3,
-        };
+        // The account classes are the account's, incident or not.
+        let auth = [Failure::new(FailureKind::HttpStatus, "HTTP 401")];
         assert_eq!(
-            side(ErrorClass::Timeout, Some(&green), alone),
-            Side::Network { others_fine: false }
+            side(&auth, ErrorClass::Auth, Some(&incident), UP),
+            Side::Account
         );
-        assert_eq!(side(ErrorClass::RateLimited, None, fine), Side::Usage);
-        assert_eq!(side(ErrorClass::NotFound, None, fine), Side::Request);
+        // A slow answer before a connect timeout does not decide: the timeout does.
+        let both = [
+            Failure::new(FailureKind::TooSlow, "latency"),
+            Failure::in_phase(FailureKind::ConnectTimeout, Phase::Connect, ""),
+        ];
+        assert_eq!(reach(&both), Reach::Unreachable);
+    }
+
+    #[test]
+    fn other_hosts_count_once_each() {
+        let latest = [
+            ("a.example", Reach::Unreachable),
+            ("b.example", Reach::Unreachable),
+            ("b.example", Reach::Answered),
+            ("c.example", Reach::Local),
+            ("mine.example", Reach::Answered),
+        ];
+        assert_eq!(
+            Others::tally("mine.example", latest),
+            Others {
+                answering: 1,
+                unreachable: 1
+            }
+        );
+        let down = [("a", Reach::Unreachable), ("b", Reach::Unreachable)];
+        assert!(Others::tally("mine", down).all_down());
+        assert!(
+            !Others::tally("mine", []).all_down(),
+            "no other host: cannot tell"
+        );
+        assert_eq!(
+            host_of("https://api.mistral.ai/v1/models?k=***"),
+            "api.mistral.ai"
+        );
     }
 }

@@ -13,7 +13,7 @@ use crate::alert::Notification;
 use crate::alert::{Severity, TransitionKind};
 use crate::clock::WallClock;
 use crate::config::{StatusPage, Target};
-use crate::correlate::Others;
+use crate::correlate::{host_of, reach, Others, Reach};
 use crate::metrics::Metrics;
 use crate::notify::outbox::Wakers;
 use crate::probe::{Failure, FailureKind};
@@ -44,14 +44,21 @@ pub struct Pipeline {
     recorded: HashMap<Arc<str>, (serde_json::Value, chrono::DateTime<chrono::Utc>)>,
     /// The last model catalog of each target that reads one (loaded from the store).
     catalogs: HashMap<Arc<str>, Vec<String>>,
-    /// Each target's latest health and error class.
-    latest: HashMap<Arc<str>, (Health, Option<crate::probe::provider::ErrorClass>)>,
+    /// Each target's host (the URL's), computed once.
+    hosts: HashMap<Arc<str>, Arc<str>>,
+    /// Each target's host and whether its latest probe reached it (which side a failure is
+    /// on depends on the other hosts).
+    latest: HashMap<Arc<str>, (Arc<str>, Reach)>,
     alerts: Option<Alerts>,
     results: Option<ResultSink>,
     metrics: Option<Metrics>,
     clock: WallClock,
     /// Changes whose commit failed, retried before the next ones so none is lost.
     unsaved: AlertCommit,
+    /// Since when the store refuses alert state (None: it takes it).
+    unsaved_since: Option<chrono::DateTime<chrono::Utc>>,
+    /// When that was last logged (once a minute, not once a result).
+    unsaved_logged: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Pipeline {
@@ -61,6 +68,13 @@ impl Pipeline {
             targets: targets
                 .iter()
                 .map(|t| (t.name.clone(), t.clone()))
+                .collect(),
+            hosts: targets
+                .iter()
+                .map(|t| {
+                    let host = t.url.host_str().unwrap_or(&t.name);
+                    (t.name.clone(), Arc::from(host))
+                })
                 .collect(),
             pages: HashMap::new(),
             vendor: HashMap::new(),
@@ -72,6 +86,8 @@ impl Pipeline {
             metrics: None,
             clock,
             unsaved: AlertCommit::default(),
+            unsaved_since: None,
+            unsaved_logged: None,
         }
     }
 
@@ -200,8 +216,12 @@ impl Pipeline {
     /// Logs, counts and records one result, and steps its alerts. A result that is not up
     /// carries the word of the target's status page, when it links one.
     pub async fn handle(&mut self, r: &ProbeResult) {
+        let host: Arc<str> = match self.hosts.get(&r.target) {
+            Some(h) => h.clone(),
+            None => Arc::from(host_of(&r.url)),
+        };
         self.latest
-            .insert(r.target.clone(), (r.health, r.error_class));
+            .insert(r.target.clone(), (host.clone(), reach(&r.failures)));
         let explained;
         let r = if r.health != Health::Up {
             let word = self
@@ -209,17 +229,13 @@ impl Pipeline {
                 .get(&r.target)
                 .and_then(|t| t.status_page.as_ref())
                 .and_then(|p| self.vendor.get(p));
-            let others = Others::tally(
-                self.latest
-                    .iter()
-                    .filter(|(name, _)| *name != &r.target)
-                    .map(|(_, latest)| *latest),
-            );
+            let others =
+                Others::tally(&host, self.latest.values().map(|(h, reach)| (&**h, *reach)));
             let mut copy = r.clone();
             copy.vendor = word.cloned();
             copy.side = r
                 .error_class
-                .map(|c| crate::correlate::side(c, word, others));
+                .map(|c| crate::correlate::side(&r.failures, c, word, others));
             explained = copy;
             &explained
         } else {
@@ -333,14 +349,41 @@ impl Pipeline {
     async fn commit(&mut self) {
         let Some(alerts) = &self.alerts else { return };
         let commit = Arc::new(std::mem::take(&mut self.unsaved));
-        match alerts.store.commit(commit.clone(), (self.clock)()).await {
+        let now = (self.clock)();
+        match alerts.store.commit(commit.clone(), now).await {
             Ok(()) => {
+                alerts.wakers.recorded(&commit.rows);
                 for row in &commit.rows {
                     alerts.wakers.wake(&row.channel);
                 }
+                if let Some(since) = self.unsaved_since.take() {
+                    tracing::info!(
+                        changes = commit.changes.len(),
+                        notifications = commit.rows.len(),
+                        "alert state recorded again (the store had refused it since {since})"
+                    );
+                }
+                if let Some(m) = &self.metrics {
+                    m.set_alerts_unsaved(0);
+                }
             }
             Err(e) => {
-                tracing::error!("cannot record alert state ({e}); keeping {} change(s) and {} notification(s) in memory to retry with the next result", commit.changes.len(), commit.rows.len());
+                // Decided transitions are not held back by the disk: their notifications
+                // go out from memory now, and everything is written when the store
+                // takes it again (nothing lost, nothing sent twice).
+                alerts.wakers.hold_in_memory(&commit.rows);
+                let pending = commit.changes.len() + commit.rows.len();
+                if let Some(m) = &self.metrics {
+                    m.set_alerts_unsaved(pending);
+                }
+                let since = *self.unsaved_since.get_or_insert(now);
+                let due = self
+                    .unsaved_logged
+                    .is_none_or(|at| now - at >= chrono::TimeDelta::minutes(1));
+                if due {
+                    self.unsaved_logged = Some(now);
+                    tracing::error!(since = %since, "cannot record alert state ({e}); keeping {} change(s) and {} notification(s) in memory (notifications are delivered from there) and retrying with each result; this line repeats once a minute while it lasts", commit.changes.len(), commit.rows.len());
+                }
                 // The store task has dropped its handle by now, so this does not copy.
                 self.unsaved = Arc::try_unwrap(commit).unwrap_or_else(|shared| (*shared).clone());
             }

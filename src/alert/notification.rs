@@ -51,6 +51,10 @@ pub struct Notification {
     /// resolved when it ends): receivers that track alerts by identity key on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incident: Option<String>,
+    /// Set on a resolved notification for people whose firing one was still undelivered:
+    /// this one message tells the whole episode ("was down from ... to ...").
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub folded: bool,
 }
 
 /// The facts of the result behind a notification that people act on.
@@ -159,6 +163,7 @@ impl Notification {
             test: false,
             vendor: None,
             incident: None,
+            folded: false,
         }
     }
 
@@ -213,6 +218,9 @@ impl Notification {
                 self.headline(),
                 self.severity.as_str()
             ),
+            TransitionKind::Resolved if self.folded => {
+                format!("{test}[RESOLVED] {}", self.episode())
+            }
             TransitionKind::Resolved => format!(
                 "{test}[RESOLVED] {} after {}",
                 self.target,
@@ -222,6 +230,18 @@ impl Notification {
                 format!("{test}[NOTICE] {}: {}", self.target, self.headline())
             }
         }
+    }
+
+    /// The whole episode in one phrase: `api was down from 10:02 to 10:14 UTC (12m)`.
+    pub fn episode(&self) -> String {
+        let end = self.resolved_at.unwrap_or(self.started_at);
+        format!(
+            "{} was down from {} to {} UTC ({})",
+            self.target,
+            self.started_at.format("%H:%M"),
+            end.format("%H:%M"),
+            self.duration_text(end)
+        )
     }
 
     /// What the result behind the notification says about the failure, as labelled lines:
@@ -357,6 +377,16 @@ mod tests {
         assert_eq!(
             two.subject(),
             "[FIRING] mistral-models: HTTP 503 (+1 more) (critical)"
+        );
+    }
+
+    #[test]
+    fn a_folded_recovery_tells_the_whole_episode() {
+        let mut n = sample(TransitionKind::Resolved);
+        n.folded = true;
+        assert_eq!(
+            n.subject(),
+            "[RESOLVED] mistral-models was down from 10:02 to 10:14 UTC (12m)"
         );
     }
 

@@ -40,10 +40,16 @@ impl Severity {
 /// The alert policy of one target (the `[alerting]` defaults with its overrides applied).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertPolicy {
-    /// Consecutive failing probes before an alert fires (≥ 1).
+    /// Failing probes before an alert fires (≥ 1): consecutive ones, or among the last
+    /// `failure_window` probes when that is larger ("3 of 5").
     pub failure_threshold: u32,
-    /// Consecutive good probes before a firing alert resolves (≥ 1).
+    /// The window `failure_threshold` counts in (equal to it: consecutive).
+    pub failure_window: u32,
+    /// Good probes before a firing alert resolves (≥ 1), consecutive or among the last
+    /// `success_window`.
     pub success_threshold: u32,
+    /// The window `success_threshold` counts in (equal to it: consecutive).
+    pub success_window: u32,
     /// Reminder period while firing (`None`: never).
     pub repeat_interval: Option<Duration>,
     /// Whether recovery is notified.
@@ -58,7 +64,9 @@ impl Default for AlertPolicy {
     fn default() -> Self {
         AlertPolicy {
             failure_threshold: 2,
+            failure_window: 2,
             success_threshold: 2,
+            success_window: 2,
             repeat_interval: Some(Duration::from_secs(3600)),
             send_resolved: true,
             channels: Vec::new(),

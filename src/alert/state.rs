@@ -37,6 +37,34 @@ pub struct AlertState {
     pub last_sent_at: Option<DateTime<Utc>>,
     /// The conditions of the latest failing probe.
     pub conditions: Vec<Failure>,
+    /// The latest probes of this episode, newest in bit 0 (1: failing), for "M of N"
+    /// thresholds; at most 64.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub history: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+impl AlertState {
+    /// Failing probes among the latest `n` of this episode.
+    fn failing_in(&self, n: u32) -> u32 {
+        (self.history & window_mask(n)).count_ones()
+    }
+
+    /// Good probes among the latest `n` of this episode (probes before it count as good).
+    fn good_in(&self, n: u32) -> u32 {
+        n.min(64) - self.failing_in(n)
+    }
+}
+
+fn window_mask(n: u32) -> u64 {
+    if n >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << n) - 1
+    }
 }
 
 /// What a step asks to notify.
@@ -78,14 +106,23 @@ pub fn step(
     held: bool,
 ) -> (AlertState, Option<Transition>) {
     let mut s = state.clone();
+    let windowed = policy.failure_window > policy.failure_threshold;
+    if !failing.is_empty() || s.phase != AlertPhase::Ok {
+        s.history = (s.history << 1) | u64::from(!failing.is_empty());
+    }
     if !failing.is_empty() {
         s.conditions = failing.to_vec();
         s.ok_streak = 0;
         s.fail_streak = s.fail_streak.saturating_add(1);
         let started_at = *s.started_at.get_or_insert(now);
+        let reached = if windowed {
+            s.failing_in(policy.failure_window) >= policy.failure_threshold
+        } else {
+            s.fail_streak >= policy.failure_threshold
+        };
         match s.phase {
             AlertPhase::Ok | AlertPhase::Pending => {
-                if s.fail_streak >= policy.failure_threshold && !held {
+                if reached && !held {
                     s.phase = AlertPhase::Firing;
                     s.last_sent_at = Some(now);
                     let t = Transition {
@@ -123,11 +160,22 @@ pub fn step(
     } else {
         match s.phase {
             AlertPhase::Ok => (s, None),
-            // A failure that never reached the threshold (a flap) is forgotten silently.
+            // A failure that never reached the threshold (a flap) is forgotten silently:
+            // at once when counting consecutive probes, once no failure is left in the
+            // window when counting M of N.
+            AlertPhase::Pending if windowed && s.failing_in(policy.failure_window) > 0 => {
+                s.fail_streak = 0;
+                (s, None)
+            }
             AlertPhase::Pending => (AlertState::default(), None),
             AlertPhase::Firing => {
                 s.ok_streak = s.ok_streak.saturating_add(1);
-                if s.ok_streak < policy.success_threshold {
+                let recovered = if policy.success_window > policy.success_threshold {
+                    s.good_in(policy.success_window) >= policy.success_threshold
+                } else {
+                    s.ok_streak >= policy.success_threshold
+                };
+                if !recovered {
                     return (s, None);
                 }
                 let started_at = s.started_at.unwrap_or(now);
@@ -153,9 +201,22 @@ mod tests {
     fn policy(fail: u32, ok: u32, repeat_min: u64, send_resolved: bool) -> AlertPolicy {
         AlertPolicy {
             failure_threshold: fail,
+            failure_window: fail,
             success_threshold: ok,
+            success_window: ok,
             repeat_interval: (repeat_min > 0).then(|| Duration::from_secs(repeat_min * 60)),
             send_resolved,
+            ..AlertPolicy::default()
+        }
+    }
+
+    fn m_of_n(fail: u32, fail_window: u32, ok: u32, ok_window: u32) -> AlertPolicy {
+        AlertPolicy {
+            failure_threshold: fail,
+            failure_window: fail_window,
+            success_threshold: ok,
+            success_window: ok_window,
+            repeat_interval: None,
             ..AlertPolicy::default()
         }
     }
@@ -219,6 +280,12 @@ mod tests {
             ("held: resolve still reported",       policy(2, 2, 60, true), "FFhhgg",        &[(1, Firing), (5, Resolved)]),
             ("held: reminders wait",               policy(1, 1, 2, true),  "FhhhhF",        &[(0, Firing), (5, Reminder)]),
             ("second episode fires again",         policy(2, 1, 0, true),  "FF.FF",         &[(1, Firing), (2, Resolved), (4, Firing)]),
+            ("3 of 5: a flapping target fires",    m_of_n(3, 5, 2, 2),     "F.F.F",         &[(4, Firing)]),
+            ("3 of 5: two in five never fire",     m_of_n(3, 5, 2, 2),     "F..F...F..F",   &[]),
+            ("3 of 5: a window with no failure forgets", m_of_n(3, 5, 2, 2), "FF.....F",    &[]),
+            ("3 of 5: consecutive fires too",      m_of_n(3, 5, 2, 2),     "FFF",           &[(2, Firing)]),
+            ("3 of 5 to fire, 4 of 5 good to resolve", m_of_n(3, 5, 4, 5), "FFF..F..",     &[(2, Firing), (7, Resolved)]),
+            ("plain counts stay consecutive",      policy(3, 2, 0, true),  "FF.FF.FFF..",   &[(8, Firing), (10, Resolved)]),
         ];
         for (name, p, probes, want) in cases {
             let (got, _) = run(p, probes);

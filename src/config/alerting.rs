@@ -11,7 +11,7 @@ use http::HeaderMap;
 use toml::Spanned;
 use url::Url;
 
-use super::raw::{RawAlerting, RawChannel, RawMaintenance, RawTarget, S};
+use super::raw::{RawAlerting, RawChannel, RawMaintenance, RawTarget, RawThreshold, S};
 use super::Validator;
 use crate::alert::{AlertPolicy, Severity};
 use crate::probe::FailureKind;
@@ -191,8 +191,8 @@ impl Maintenance {
 
 /// The alert keys every section that alerts may set, borrowed from its raw table.
 pub(super) struct PolicyKeys<'r> {
-    pub failure_threshold: &'r S<i64>,
-    pub success_threshold: &'r S<i64>,
+    pub failure_threshold: &'r S<RawThreshold>,
+    pub success_threshold: &'r S<RawThreshold>,
     pub repeat_interval: &'r S<String>,
     pub send_resolved: &'r S<bool>,
     pub channels: &'r S<Vec<Spanned<String>>>,
@@ -255,17 +255,11 @@ impl Validator<'_> {
         known_channels: &[Arc<str>],
     ) -> AlertPolicy {
         let mut p = base.clone();
-        if let Some(n) = self
-            .int_in(ctx, "failure_threshold", keys.failure_threshold, 1..1001)
-            .flatten()
-        {
-            p.failure_threshold = n as u32;
+        if let Some((m, n)) = self.threshold(ctx, "failure_threshold", keys.failure_threshold) {
+            (p.failure_threshold, p.failure_window) = (m, n);
         }
-        if let Some(n) = self
-            .int_in(ctx, "success_threshold", keys.success_threshold, 1..1001)
-            .flatten()
-        {
-            p.success_threshold = n as u32;
+        if let Some((m, n)) = self.threshold(ctx, "success_threshold", keys.success_threshold) {
+            (p.success_threshold, p.success_window) = (m, n);
         }
         // Zero turns reminders off.
         if let Some(d) = self
@@ -281,6 +275,37 @@ impl Validator<'_> {
             p.channels = ch;
         }
         p
+    }
+
+    /// A threshold as (M, N): a plain count of consecutive probes is (n, n), 1 to 1000;
+    /// `"M of N"` counts M of the last N probes, 1 <= M <= N <= 64.
+    fn threshold(&mut self, ctx: &str, key: &str, v: &S<RawThreshold>) -> Option<(u32, u32)> {
+        let v = v.as_ref()?;
+        let bad = |what: String| {
+            format!("{key}: {what}; write a count of consecutive probes (e.g. 2) or \"M of N\" (e.g. \"3 of 5\": 3 of the last 5 probes)")
+        };
+        let parsed = match v.get_ref() {
+            RawThreshold::Count(n) if (1..=1000).contains(n) => Ok((*n as u32, *n as u32)),
+            RawThreshold::Count(n) => Err(bad(format!("{n} is out of range 1-1000"))),
+            RawThreshold::Text(t) => {
+                let parts: Vec<&str> = t.split_whitespace().collect();
+                match parts.as_slice() {
+                    [m, "of", n] => match (m.parse::<u32>(), n.parse::<u32>()) {
+                        (Ok(m), Ok(n)) if m >= 1 && m <= n && n <= 64 => Ok((m, n)),
+                        (Ok(_), Ok(_)) => Err(bad(format!("{t:?} needs 1 <= M <= N <= 64"))),
+                        _ => Err(bad(format!("{t:?} is not \"M of N\""))),
+                    },
+                    _ => Err(bad(format!("{t:?} is not a count or \"M of N\""))),
+                }
+            }
+        };
+        match parsed {
+            Ok(x) => Some(x),
+            Err(m) => {
+                self.d.push(v.span(), ctx, m);
+                None
+            }
+        }
     }
 
     /// Channel names listed under `key`, each checked against the defined channels.

@@ -8,6 +8,14 @@ use toml::Spanned;
 
 pub(crate) type S<T> = Option<Spanned<T>>;
 
+/// A threshold: a count of consecutive probes (`3`) or M of the last N (`"3 of 5"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum RawThreshold {
+    Count(i64),
+    Text(String),
+}
+
 /// `[daemon]`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -75,8 +83,8 @@ pub(crate) struct RawTarget {
     pub retry_delay: S<String>,
     pub max_body_size: S<String>,
     pub channels: S<Vec<Spanned<String>>>,
-    pub failure_threshold: S<i64>,
-    pub success_threshold: S<i64>,
+    pub failure_threshold: S<RawThreshold>,
+    pub success_threshold: S<RawThreshold>,
     pub repeat_interval: S<String>,
     pub send_resolved: S<bool>,
     pub severity_overrides: S<BTreeMap<String, Spanned<String>>>,
@@ -107,8 +115,8 @@ pub(crate) struct RawStatusPage {
     pub stale_after: S<String>,
     pub max_body_size: S<String>,
     pub tls_ca_file: S<String>,
-    pub failure_threshold: S<i64>,
-    pub success_threshold: S<i64>,
+    pub failure_threshold: S<RawThreshold>,
+    pub success_threshold: S<RawThreshold>,
     pub repeat_interval: S<String>,
     pub send_resolved: S<bool>,
 }
@@ -117,8 +125,8 @@ pub(crate) struct RawStatusPage {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawAlerting {
-    pub failure_threshold: S<i64>,
-    pub success_threshold: S<i64>,
+    pub failure_threshold: S<RawThreshold>,
+    pub success_threshold: S<RawThreshold>,
     pub repeat_interval: S<String>,
     pub send_resolved: S<bool>,
     pub channels: S<Vec<Spanned<String>>>,

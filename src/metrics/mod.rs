@@ -66,6 +66,7 @@ struct Inner {
     failures: Family<KindL, Counter>,
     notifications: Family<ChannelL, Counter>,
     outbox_pending: Gauge,
+    alerts_unsaved: Gauge,
     store_flush: Histogram,
     store_rows: Counter,
     page_overall: Family<PageL, Gauge>,
@@ -130,6 +131,12 @@ impl Metrics {
             "upwatch_outbox_pending",
             "Notifications queued and not yet delivered",
             outbox_pending.clone(),
+        );
+        let alerts_unsaved = Gauge::default();
+        registry.register(
+            "upwatch_alert_changes_unsaved",
+            "Alert state changes and notifications the store could not record (a full disk): kept in memory, notifications delivered from it, written when the store takes them again",
+            alerts_unsaved.clone(),
         );
         let build_info = Family::<VersionL, Gauge>::default();
         build_info
@@ -204,6 +211,7 @@ impl Metrics {
             failures,
             notifications,
             outbox_pending,
+            alerts_unsaved,
             store_flush,
             store_rows,
         }))
@@ -282,6 +290,13 @@ impl Metrics {
     pub fn store_flush(&self, took: Duration, rows: usize) {
         self.0.store_flush.observe(took.as_secs_f64());
         self.0.store_rows.inc_by(rows as u64);
+    }
+
+    /// Sets how many alert changes and notifications wait in memory for the store.
+    pub fn set_alerts_unsaved(&self, n: usize) {
+        self.0
+            .alerts_unsaved
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
     /// Sets the outbox backlog (read from the store at scrape time).

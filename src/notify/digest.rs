@@ -105,8 +105,12 @@ impl<'a> Digest<'a> {
         line
     }
 
-    /// One line for a recovery: `api-1 recovered after 12m (critical)`.
+    /// One line for a recovery: `api-1 recovered after 12m (critical)`, or for one whose
+    /// firing message never went out, the episode with its cause.
     pub fn resolved_line(n: &Notification) -> String {
+        if n.folded {
+            return format!("{} ({}): {}", n.episode(), n.severity.as_str(), n.summary());
+        }
         format!(
             "{} recovered after {} ({})",
             n.target,

@@ -37,7 +37,11 @@ pub fn bodies(n: &Notification) -> (String, String) {
         TransitionKind::Resolved => "has recovered",
         TransitionKind::Notice => "changed",
     };
-    let mut text = format!("{} {verb} ({} alert).\n\n", n.target, n.severity.as_str());
+    let mut text = if n.folded {
+        format!("{} ({} alert).\n\n", n.episode(), n.severity.as_str())
+    } else {
+        format!("{} {verb} ({} alert).\n\n", n.target, n.severity.as_str())
+    };
     if n.test {
         text = format!(
             "This is a test notification from `upwatch test-alert`; no action is needed.\n\n{text}"

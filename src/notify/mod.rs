@@ -147,6 +147,11 @@ impl Notifier {
         self.config().timeout
     }
 
+    /// Whether people read this channel (email, Slack), rather than a machine.
+    pub fn for_people(&self) -> bool {
+        matches!(self, Notifier::Email(_) | Notifier::Slack(_))
+    }
+
     /// How the channel batches notifications for people (`None`: one message each).
     pub fn grouping(&self) -> Option<Grouping> {
         self.config().group

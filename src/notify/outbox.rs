@@ -14,11 +14,12 @@ use tokio_util::task::TaskTracker;
 use chrono::{DateTime, Utc};
 
 use super::{Notification, Notifier};
+use crate::alert::TransitionKind;
 use crate::clock::WallClock;
 use crate::config::Grouping;
 use crate::metrics::{Delivery, Metrics};
-use crate::store::OutboxRow;
 use crate::store::Store;
+use crate::store::{OutboxRow, StoreError};
 
 /// First retry waits up to this long; each further one doubles it up to [`MAX_BACKOFF`].
 pub const BASE_BACKOFF: Duration = Duration::from_secs(2);
@@ -39,30 +40,136 @@ pub fn backoff(attempts: u32, random: f64) -> Duration {
         .max(Duration::from_millis(250))
 }
 
-/// Wakes a channel's task when new rows are queued for it.
+/// The hand-off from the pipeline to the channel tasks: wakes a channel when rows are
+/// queued for it, and holds in memory the rows the store could not record (a full disk)
+/// so they are delivered anyway, remembering which went out so that the row the store
+/// takes later is marked delivered, not sent again.
 #[derive(Clone, Default)]
-pub struct Wakers(Arc<HashMap<String, Arc<Notify>>>);
+pub struct Wakers {
+    notify: Arc<HashMap<String, Arc<Notify>>>,
+    spill: Arc<std::sync::Mutex<Spill>>,
+}
+
+/// Rows in memory while the store cannot record them.
+#[derive(Default)]
+struct Spill {
+    /// Not yet delivered (or waiting for a retry).
+    rows: Vec<OutboxRow>,
+    /// Delivered (or given up) from memory, by id, with when: the store's copy, once it
+    /// has one, is recorded so instead of being sent.
+    settled: HashMap<String, (DateTime<Utc>, Delivery)>,
+}
 
 impl Wakers {
     /// One waker per channel name.
     pub fn new<'a>(channels: impl IntoIterator<Item = &'a str>) -> Self {
-        Wakers(Arc::new(
-            channels
-                .into_iter()
-                .map(|c| (c.to_string(), Arc::new(Notify::new())))
-                .collect(),
-        ))
+        Wakers {
+            notify: Arc::new(
+                channels
+                    .into_iter()
+                    .map(|c| (c.to_string(), Arc::new(Notify::new())))
+                    .collect(),
+            ),
+            spill: Arc::default(),
+        }
     }
 
     /// Wakes `channel` (a wake with nobody waiting is kept for the next wait).
     pub fn wake(&self, channel: &str) {
-        if let Some(n) = self.0.get(channel) {
+        if let Some(n) = self.notify.get(channel) {
             n.notify_one();
         }
     }
 
     fn get(&self, channel: &str) -> Arc<Notify> {
-        self.0.get(channel).cloned().unwrap_or_default()
+        self.notify.get(channel).cloned().unwrap_or_default()
+    }
+
+    fn spill(&self) -> std::sync::MutexGuard<'_, Spill> {
+        // A panic while holding this lock cannot leave it half-written: plain pushes.
+        self.spill.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Rows the store could not record: their channels deliver them from memory.
+    pub fn hold_in_memory(&self, rows: &[OutboxRow]) {
+        let mut spill = self.spill();
+        for row in rows {
+            if !spill.rows.iter().any(|r| r.id == row.id) && !spill.settled.contains_key(&row.id) {
+                spill.rows.push(row.clone());
+            }
+        }
+        drop(spill);
+        for row in rows {
+            self.wake(&row.channel);
+        }
+    }
+
+    /// The store recorded these rows: the ones not delivered yet leave memory (the
+    /// channel takes them from the store again).
+    pub fn recorded(&self, rows: &[OutboxRow]) {
+        let mut spill = self.spill();
+        if spill.rows.is_empty() {
+            return;
+        }
+        spill.rows.retain(|r| !rows.iter().any(|x| x.id == r.id));
+    }
+
+    /// How many rows wait in memory.
+    pub fn in_memory(&self) -> usize {
+        self.spill().rows.len()
+    }
+
+    fn due_in_memory(&self, channel: &str, now: DateTime<Utc>) -> Vec<OutboxRow> {
+        self.spill()
+            .rows
+            .iter()
+            .filter(|r| r.channel == channel && r.next_attempt_at <= now)
+            .cloned()
+            .collect()
+    }
+
+    fn take_settled(&self, id: &str) -> Option<(DateTime<Utc>, Delivery)> {
+        self.spill().settled.remove(id)
+    }
+
+    /// Rows delivered or given up whose outcome the store could not record: remembered,
+    /// so the store's pending copy is recorded later instead of being sent again.
+    fn remember_settled(&self, ids: &[String], now: DateTime<Utc>, outcome: Delivery) {
+        let mut spill = self.spill();
+        for id in ids {
+            spill.settled.insert(id.clone(), (now, outcome));
+        }
+    }
+
+    /// After a delivery: rows held in memory are remembered as delivered (until the
+    /// store has them) and leave the queue.
+    fn settle_in_memory(
+        &self,
+        ids: &[String],
+        outcome: Delivery,
+        now: DateTime<Utc>,
+        next: Option<DateTime<Utc>>,
+    ) {
+        let mut spill = self.spill();
+        let held: Vec<String> = ids
+            .iter()
+            .filter(|id| spill.rows.iter().any(|r| &r.id == *id))
+            .cloned()
+            .collect();
+        match outcome {
+            Delivery::Delivered | Delivery::Dead => {
+                spill.rows.retain(|r| !held.contains(&r.id));
+                for id in held {
+                    spill.settled.insert(id, (now, outcome));
+                }
+            }
+            Delivery::Retry => {
+                for r in spill.rows.iter_mut().filter(|r| held.contains(&r.id)) {
+                    r.attempts += 1;
+                    r.next_attempt_at = next.unwrap_or(now);
+                }
+            }
+        }
     }
 }
 
@@ -161,7 +268,34 @@ impl Dispatcher {
         } else {
             64
         };
-        let rows = self.store.due(name, (self.clock)(), batch_limit).await?;
+        let now = (self.clock)();
+        let mut rows = Vec::new();
+        for row in self.store.due(name, now, batch_limit).await? {
+            // Delivered from memory while the store could not record it: record it now.
+            match self.wakers.take_settled(&row.id) {
+                Some((at, outcome)) => {
+                    let ids = vec![row.id.clone()];
+                    let written = match outcome {
+                        Delivery::Dead => {
+                            self.store
+                                .dead_all(ids, "given up while the store could not record it")
+                                .await
+                        }
+                        _ => self.store.delivered_all(ids, at).await,
+                    };
+                    if written.is_err() {
+                        // Still cannot write: remember it again, and never send it twice.
+                        self.wakers.remember_settled(&[row.id], at, outcome);
+                    }
+                }
+                None => rows.push(row),
+            }
+        }
+        for row in self.wakers.due_in_memory(name, now) {
+            if !rows.iter().any(|r| r.id == row.id) {
+                rows.push(row);
+            }
+        }
         let mut live: Vec<(OutboxRow, Notification)> = Vec::with_capacity(rows.len());
         for row in rows {
             let now = (self.clock)();
@@ -169,120 +303,166 @@ impl Dispatcher {
                 Ok(n) => n,
                 Err(e) => {
                     tracing::error!(channel = name, id = %row.id, "outbox row is not a notification ({e}); marked dead");
-                    self.metrics.notification(name, Delivery::Dead);
-                    self.store
-                        .dead(&row.id, &format!("undecodable payload: {e}"))
-                        .await?;
+                    let ids = [row.id.clone()];
+                    self.settle(
+                        name,
+                        &ids,
+                        Delivery::Dead,
+                        now,
+                        None,
+                        &format!("undecodable payload: {e}"),
+                    )
+                    .await;
                     continue;
                 }
             };
             let age = (now - row.created_at).to_std().unwrap_or_default();
             if age > self.max_age {
                 tracing::error!(channel = name, id = %row.id, target_name = %n.target, attempts = row.attempts, "notification not delivered within {}; marked dead", crate::fmt::human_duration(self.max_age));
-                self.metrics.notification(name, Delivery::Dead);
-                self.store
-                    .dead(&row.id, "delivery_max_age exceeded")
-                    .await?;
+                let ids = [row.id.clone()];
+                self.settle(
+                    name,
+                    &ids,
+                    Delivery::Dead,
+                    now,
+                    None,
+                    "delivery_max_age exceeded",
+                )
+                .await;
                 continue;
             }
             live.push((row, n));
         }
+        let units = if notifier.for_people() {
+            fold_stale_pairs(live)
+        } else {
+            live.into_iter()
+                .map(|(row, n)| Unit { rows: vec![row], n })
+                .collect()
+        };
         let Some(group) = notifier.grouping() else {
-            for (row, n) in &live {
-                self.send_one(notifier, row, n).await?;
+            for unit in &units {
+                self.send_one(notifier, unit).await?;
             }
             return Ok(None);
         };
-        let now = (self.clock)();
-        if let (Some(last), Some(first)) =
-            (last_group, live.iter().map(|(r, _)| r.created_at).min())
-        {
+        let first = units
+            .iter()
+            .flat_map(|u| u.rows.iter().map(|r| r.created_at))
+            .min();
+        if let (Some(last), Some(first)) = (last_group, first) {
             let release = due_at(first, *last, group);
             if now < release {
                 return Ok(Some(release));
             }
             *last = Some(now);
         }
-        for chunk in live.chunks(MAX_GROUP) {
+        for chunk in units.chunks(MAX_GROUP) {
             match chunk {
-                [(row, n)] => self.send_one(notifier, row, n).await?,
+                [unit] => self.send_one(notifier, unit).await?,
                 _ => self.send_group(notifier, chunk).await?,
             }
         }
         Ok(None)
     }
 
-    async fn send_one(
-        &self,
-        notifier: &Notifier,
-        row: &OutboxRow,
-        n: &Notification,
-    ) -> Result<(), crate::store::StoreError> {
+    async fn send_one(&self, notifier: &Notifier, unit: &Unit) -> Result<(), StoreError> {
         let name = notifier.name();
+        let n = &unit.n;
+        let id = &unit.rows[0].id;
+        let ids = unit.ids();
         let now = (self.clock)();
         match notifier.send(n, now).await {
             Ok(()) => {
-                tracing::info!(channel = name, id = %row.id, target_name = %n.target, status = n.status(), attempts = row.attempts + 1, "notification delivered");
-                self.metrics.notification(name, Delivery::Delivered);
-                self.store.delivered(&row.id, (self.clock)()).await?;
+                tracing::info!(channel = name, id = %id, target_name = %n.target, status = n.status(), folded = n.folded, attempts = unit.rows[0].attempts + 1, "notification delivered");
+                self.settle(name, &ids, Delivery::Delivered, (self.clock)(), None, "")
+                    .await;
             }
             Err(e) if !e.retryable => {
-                tracing::error!(channel = name, id = %row.id, target_name = %n.target, error = %e, "notification rejected for good; marked dead");
-                self.metrics.notification(name, Delivery::Dead);
-                self.store.dead(&row.id, &e.message).await?;
+                tracing::error!(channel = name, id = %id, target_name = %n.target, error = %e, "notification rejected for good; marked dead");
+                self.settle(name, &ids, Delivery::Dead, now, None, &e.message)
+                    .await;
             }
             Err(e) => {
-                let attempts = row.attempts + 1;
+                let attempts = unit.attempts() + 1;
                 let next = self.retry_time(attempts, &e);
-                tracing::warn!(channel = name, id = %row.id, target_name = %n.target, attempts, error = %e, retry_at = %next, "notification delivery failed; will retry");
-                self.metrics.notification(name, Delivery::Retry);
-                self.store.retry_at(&row.id, next, &e.message).await?;
+                tracing::warn!(channel = name, id = %id, target_name = %n.target, attempts, error = %e, retry_at = %next, "notification delivery failed; will retry");
+                self.settle(name, &ids, Delivery::Retry, now, Some(next), &e.message)
+                    .await;
             }
         }
         Ok(())
     }
 
-    /// Several rows as one message; delivered, retried or given up together.
-    async fn send_group(
-        &self,
-        notifier: &Notifier,
-        chunk: &[(OutboxRow, Notification)],
-    ) -> Result<(), crate::store::StoreError> {
+    /// Several units as one message; delivered, retried or given up together.
+    async fn send_group(&self, notifier: &Notifier, chunk: &[Unit]) -> Result<(), StoreError> {
         let name = notifier.name();
-        let batch: Vec<Notification> = chunk.iter().map(|(_, n)| n.clone()).collect();
-        let ids: Vec<String> = chunk.iter().map(|(r, _)| r.id.clone()).collect();
+        let batch: Vec<Notification> = chunk.iter().map(|u| u.n.clone()).collect();
+        let ids: Vec<String> = chunk.iter().flat_map(Unit::ids).collect();
         let targets = batch
             .iter()
             .map(|n| n.target.as_str())
             .collect::<Vec<_>>()
             .join(",");
-        let count = ids.len() as u64;
-        match notifier.send_group(&batch, (self.clock)()).await {
+        let count = ids.len();
+        let now = (self.clock)();
+        match notifier.send_group(&batch, now).await {
             Ok(()) => {
                 tracing::info!(channel = name, notifications = count, targets = %targets, "grouped notification delivered");
-                for _ in 0..count {
-                    self.metrics.notification(name, Delivery::Delivered);
-                }
-                self.store.delivered_all(ids, (self.clock)()).await?;
+                self.settle(name, &ids, Delivery::Delivered, (self.clock)(), None, "")
+                    .await;
             }
             Err(e) if !e.retryable => {
                 tracing::error!(channel = name, notifications = count, targets = %targets, error = %e, "grouped notification rejected for good; marked dead");
-                for id in &ids {
-                    self.metrics.notification(name, Delivery::Dead);
-                    self.store.dead(id, &e.message).await?;
-                }
+                self.settle(name, &ids, Delivery::Dead, now, None, &e.message)
+                    .await;
             }
             Err(e) => {
-                let attempts = chunk.iter().map(|(r, _)| r.attempts).max().unwrap_or(0) + 1;
+                let attempts = chunk.iter().map(Unit::attempts).max().unwrap_or(0) + 1;
                 let next = self.retry_time(attempts, &e);
                 tracing::warn!(channel = name, notifications = count, targets = %targets, attempts, error = %e, retry_at = %next, "grouped notification delivery failed; will retry");
-                for _ in 0..count {
-                    self.metrics.notification(name, Delivery::Retry);
-                }
-                self.store.retry_all_at(ids, next, &e.message).await?;
+                self.settle(name, &ids, Delivery::Retry, now, Some(next), &e.message)
+                    .await;
             }
         }
         Ok(())
+    }
+
+    /// Records what became of rows: in the metrics, in memory (rows the store does not
+    /// have yet) and in the store. A store that cannot write (a full disk) never undoes a
+    /// delivery: delivered rows are remembered and recorded when it can.
+    async fn settle(
+        &self,
+        channel: &str,
+        ids: &[String],
+        outcome: Delivery,
+        now: DateTime<Utc>,
+        next: Option<DateTime<Utc>>,
+        error: &str,
+    ) {
+        for _ in ids {
+            self.metrics.notification(channel, outcome);
+        }
+        self.wakers.settle_in_memory(ids, outcome, now, next);
+        let written = match outcome {
+            Delivery::Delivered => self.store.delivered_all(ids.to_vec(), now).await,
+            Delivery::Retry => {
+                self.store
+                    .retry_all_at(ids.to_vec(), next.unwrap_or(now), error)
+                    .await
+            }
+            Delivery::Dead => self.store.dead_all(ids.to_vec(), error).await,
+        };
+        if let Err(e) = written {
+            if outcome != Delivery::Retry {
+                self.wakers.remember_settled(ids, now, outcome);
+            }
+            tracing::warn!(
+                channel,
+                notifications = ids.len(),
+                "outbox: cannot record the delivery outcome ({e}); kept in memory"
+            );
+        }
     }
 
     /// When to try again after `attempts` failed ones: full-jitter backoff, never sooner
@@ -294,6 +474,70 @@ impl Dispatcher {
         }
         (self.clock)() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX)
     }
+}
+
+/// One message about to go out and the outbox rows it answers for (more than one when a
+/// recovery stands in for its undelivered firing notification).
+pub struct Unit {
+    /// The rows, the one whose notification is sent first.
+    pub rows: Vec<OutboxRow>,
+    /// What is sent.
+    pub n: Notification,
+}
+
+impl Unit {
+    fn ids(&self) -> Vec<String> {
+        self.rows.iter().map(|r| r.id.clone()).collect()
+    }
+
+    fn attempts(&self) -> u32 {
+        self.rows.iter().map(|r| r.attempts).max().unwrap_or(0)
+    }
+}
+
+/// For channels for people: a firing notification (or reminder) still undelivered when its
+/// alert resolved is not sent on its own; the recovery goes out once, marked `folded`
+/// ("was down from ... to ..."), and answers for both rows. Order is kept otherwise.
+pub fn fold_stale_pairs(live: Vec<(OutboxRow, Notification)>) -> Vec<Unit> {
+    let key = |n: &Notification| {
+        (
+            n.target.clone(),
+            n.severity,
+            n.started_at,
+            n.incident.clone(),
+        )
+    };
+    let resolved: Vec<_> = live
+        .iter()
+        .filter(|(_, n)| n.kind == TransitionKind::Resolved)
+        .map(|(_, n)| key(n))
+        .collect();
+    let mut stale: Vec<(_, OutboxRow)> = Vec::new();
+    let mut units = Vec::with_capacity(live.len());
+    for (row, n) in live {
+        let firing = matches!(n.kind, TransitionKind::Firing | TransitionKind::Reminder);
+        if firing && resolved.contains(&key(&n)) {
+            stale.push((key(&n), row));
+        } else {
+            units.push(Unit { rows: vec![row], n });
+        }
+    }
+    for unit in &mut units {
+        if unit.n.kind != TransitionKind::Resolved {
+            continue;
+        }
+        let k = key(&unit.n);
+        let mut i = 0;
+        while i < stale.len() {
+            if stale[i].0 == k {
+                unit.rows.push(stale.remove(i).1);
+                unit.n.folded = true;
+            } else {
+                i += 1;
+            }
+        }
+    }
+    units
 }
 
 /// When a group whose first notification was queued at `first` may go out, after the
@@ -312,6 +556,60 @@ pub fn due_at(first: DateTime<Utc>, last: Option<DateTime<Utc>>, g: Grouping) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn row(id: &str) -> OutboxRow {
+        use chrono::TimeZone;
+        let t = Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap();
+        OutboxRow {
+            id: id.into(),
+            channel: "chat".into(),
+            payload: String::new(),
+            created_at: t,
+            next_attempt_at: t,
+            attempts: 0,
+        }
+    }
+
+    fn note(target: &str, kind: TransitionKind, minute: i64) -> Notification {
+        use chrono::TimeZone;
+        let t = Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap();
+        Notification::new(
+            kind,
+            crate::alert::Severity::Critical,
+            target,
+            "http://x/",
+            vec![],
+            t + chrono::Duration::minutes(minute),
+            "here",
+        )
+    }
+
+    #[test]
+    fn an_undelivered_firing_is_folded_into_its_recovery() {
+        use TransitionKind::{Firing, Reminder, Resolved};
+        let live = vec![
+            (row("f-a"), note("a", Firing, 0)),
+            (row("f-b"), note("b", Firing, 0)),
+            (row("m-a"), note("a", Reminder, 0)),
+            (row("r-a"), note("a", Resolved, 0)),
+            // Another episode of b (it started later): not the same alert.
+            (row("r-b"), note("b", Resolved, 5)),
+        ];
+        let units = fold_stale_pairs(live);
+        let got: Vec<(Vec<String>, TransitionKind, bool)> = units
+            .iter()
+            .map(|u| (u.ids(), u.n.kind, u.n.folded))
+            .collect();
+        let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            got,
+            vec![
+                (ids(&["f-b"]), Firing, false),
+                (ids(&["r-a", "f-a", "m-a"]), Resolved, true),
+                (ids(&["r-b"]), Resolved, false),
+            ]
+        );
+    }
 
     #[test]
     fn a_group_waits_for_company_then_for_the_interval() {

@@ -40,6 +40,7 @@ pub fn payload(n: &Notification) -> Value {
             n.target,
             n.severity.as_str()
         ),
+        TransitionKind::Resolved if n.folded => format!("{icon} RESOLVED: {}", n.episode()),
         TransitionKind::Resolved => format!(
             "{icon} RESOLVED: {} after {}",
             n.target,

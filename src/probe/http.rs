@@ -330,7 +330,7 @@ impl TargetProber {
                     Ok(Ok(it)) => it.collect(),
                     Ok(Err(e)) => {
                         return Err(fail(Failure::in_phase(
-                            FailureKind::Dns,
+                            local_trouble(&e).unwrap_or(FailureKind::Dns),
                             Phase::Dns,
                             format!("cannot resolve {name}: {e}"),
                         )));
@@ -404,13 +404,7 @@ impl TargetProber {
             Some(s) => s,
             None => {
                 let (e, addr) = last_err.expect("at least one address was tried");
-                let kind = match e.kind() {
-                    std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset => {
-                        FailureKind::ConnectRefused
-                    }
-                    std::io::ErrorKind::TimedOut => FailureKind::ConnectTimeout,
-                    _ => FailureKind::Io,
-                };
+                let kind = connect_failure_kind(&e);
                 return Err(ConnectFailure {
                     failure: Failure::in_phase(
                         kind,
@@ -632,4 +626,55 @@ fn keep_headers(headers: &http::HeaderMap, t: &Target) -> Vec<(String, String)> 
             (name.as_str().to_string(), t.redactor.redact(&text))
         })
         .collect()
+}
+
+/// An error that is this machine's own trouble, whatever the operation: out of
+/// descriptors, memory or ports (`local_resource`), or no route (`no_route`).
+pub(crate) fn local_trouble(e: &std::io::Error) -> Option<FailureKind> {
+    // Linux errno values (the platform upwatch runs on).
+    const ENOMEM: i32 = 12;
+    const ENFILE: i32 = 23;
+    const EMFILE: i32 = 24;
+    const EADDRNOTAVAIL: i32 = 99;
+    const ENETUNREACH: i32 = 101;
+    const ENOBUFS: i32 = 105;
+    const EHOSTUNREACH: i32 = 113;
+    match e.raw_os_error()? {
+        ENOMEM | ENFILE | EMFILE | EADDRNOTAVAIL | ENOBUFS => Some(FailureKind::LocalResource),
+        ENETUNREACH | EHOSTUNREACH => Some(FailureKind::NoRoute),
+        _ => None,
+    }
+}
+
+/// What a failed `connect` says about whose trouble it is: the host answering no
+/// (refused, reset), nobody answering in time, no route from here, or this machine out of
+/// descriptors, memory or ports.
+pub(crate) fn connect_failure_kind(e: &std::io::Error) -> FailureKind {
+    if let Some(kind) = local_trouble(e) {
+        return kind;
+    }
+    match (e.kind(), e.raw_os_error()) {
+        (std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset, _) => {
+            FailureKind::ConnectRefused
+        }
+        (std::io::ErrorKind::TimedOut, _) => FailureKind::ConnectTimeout,
+        _ => FailureKind::Io,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_errors_say_whose_trouble_it_is() {
+        let os = std::io::Error::from_raw_os_error;
+        assert_eq!(connect_failure_kind(&os(24)), FailureKind::LocalResource);
+        assert_eq!(connect_failure_kind(&os(23)), FailureKind::LocalResource);
+        assert_eq!(connect_failure_kind(&os(101)), FailureKind::NoRoute);
+        assert_eq!(connect_failure_kind(&os(113)), FailureKind::NoRoute);
+        assert_eq!(connect_failure_kind(&os(111)), FailureKind::ConnectRefused);
+        assert_eq!(connect_failure_kind(&os(110)), FailureKind::ConnectTimeout);
+        assert_eq!(connect_failure_kind(&os(13)), FailureKind::Io);
+    }
 }

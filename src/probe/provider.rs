@@ -144,6 +144,8 @@ pub enum ErrorClass {
     Tls,
     /// No answer in time.
     Timeout,
+    /// This machine's own resources ran out (file descriptors, memory, local ports).
+    Local,
 }
 
 impl ErrorClass {
@@ -160,6 +162,7 @@ impl ErrorClass {
             ErrorClass::Network => "network",
             ErrorClass::Tls => "tls",
             ErrorClass::Timeout => "timeout",
+            ErrorClass::Local => "local",
         }
     }
 
@@ -176,6 +179,7 @@ impl ErrorClass {
             ErrorClass::Network => "this host could not reach the provider (DNS or connection); check this host's network, DNS and proxy",
             ErrorClass::Tls => "the TLS handshake or certificate failed; check for an intercepting proxy or a certificate problem",
             ErrorClass::Timeout => "no answer in time; the provider may be overloaded, or this host's network is slow",
+            ErrorClass::Local => "this machine could not open the connection (out of file descriptors, memory or local ports); raise its limits (LimitNOFILE, ulimit -n) or find what holds them: not the provider's fault",
         }
     }
 }
@@ -212,9 +216,11 @@ pub fn classify(
 ) -> Option<ErrorClass> {
     for f in failures {
         let class = match f.kind {
-            FailureKind::Dns | FailureKind::ConnectRefused | FailureKind::ConnectTimeout => {
-                ErrorClass::Network
-            }
+            FailureKind::Dns
+            | FailureKind::ConnectRefused
+            | FailureKind::ConnectTimeout
+            | FailureKind::NoRoute => ErrorClass::Network,
+            FailureKind::LocalResource => ErrorClass::Local,
             FailureKind::TlsExpired
             | FailureKind::TlsNotYetValid
             | FailureKind::TlsUnknownIssuer

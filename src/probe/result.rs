@@ -104,11 +104,18 @@ pub enum FailureKind {
     StreamIncomplete,
     /// The model catalog changed (notices only: never makes a probe fail).
     CatalogChanged,
+    /// This machine could not give the probe what it needs: no file descriptor (EMFILE,
+    /// ENFILE), no memory or buffer space (ENOMEM, ENOBUFS), no local port (EADDRNOTAVAIL).
+    /// Never the target's fault.
+    LocalResource,
+    /// This machine has no route to the address (ENETUNREACH, EHOSTUNREACH): its own
+    /// network when every host fails so, the path to this one otherwise.
+    NoRoute,
 }
 
 impl FailureKind {
     /// Every kind, in documentation order.
-    pub const ALL: [FailureKind; 21] = [
+    pub const ALL: [FailureKind; 23] = [
         FailureKind::Dns,
         FailureKind::ConnectRefused,
         FailureKind::ConnectTimeout,
@@ -130,6 +137,8 @@ impl FailureKind {
         FailureKind::ModelMissing,
         FailureKind::StreamIncomplete,
         FailureKind::CatalogChanged,
+        FailureKind::LocalResource,
+        FailureKind::NoRoute,
     ];
 
     /// The kind with this JSON name.
@@ -161,6 +170,8 @@ impl FailureKind {
             FailureKind::ModelMissing => "model_missing",
             FailureKind::StreamIncomplete => "stream_incomplete",
             FailureKind::CatalogChanged => "catalog_changed",
+            FailureKind::LocalResource => "local_resource",
+            FailureKind::NoRoute => "no_route",
         }
     }
 

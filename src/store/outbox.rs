@@ -190,6 +190,23 @@ impl Store {
         .await
     }
 
+    /// Gives up on rows together, in one transaction.
+    pub async fn dead_all(&self, ids: Vec<String>, error: &str) -> Result<(), StoreError> {
+        let error = error.to_string();
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            for id in &ids {
+                tx.execute(
+                    "UPDATE outbox SET status = ?3, last_error = ?2 WHERE id = ?1",
+                    params![id, error, OutboxStatus::Dead.as_str()],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Outbox rows by status.
     pub async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
         self.with(|c| outbox_counts(c)).await
