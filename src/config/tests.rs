@@ -550,3 +550,27 @@ fn channels_for_people_group_by_default_and_machines_never() {
         "{err}"
     );
 }
+
+#[test]
+fn thresholds_take_a_count_or_m_of_n() {
+    let with = |v: &str| {
+        format!("[alerting]\nfailure_threshold = {v}\n\n[[target]]\nname = \"t\"\nurl = \"http://127.0.0.1:9/\"\n")
+    };
+    let p = parse_str(&with("3"), &[]).unwrap().alerting.policy;
+    assert_eq!((p.failure_threshold, p.failure_window), (3, 3));
+    let p = parse_str(&with("\"3 of 5\""), &[]).unwrap().alerting.policy;
+    assert_eq!((p.failure_threshold, p.failure_window), (3, 5));
+    for (bad, says) in [
+        ("\"5 of 3\"", "\"5 of 3\" needs 1 <= M <= N <= 64"),
+        ("\"3 of 65\"", "needs 1 <= M <= N <= 64"),
+        ("\"three of five\"", "is not \"M of N\""),
+        ("\"3/5\"", "is not a count or \"M of N\""),
+        ("0", "0 is out of range 1-1000"),
+    ] {
+        let err = parse_str(&with(bad), &[]).unwrap_err().to_string();
+        assert!(
+            err.contains("monitor.toml:2:21: alerting: failure_threshold: ") && err.contains(says),
+            "{bad}: {err}"
+        );
+    }
+}
