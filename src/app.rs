@@ -112,7 +112,9 @@ pub async fn run_with(
         &config.daemon.location,
         config.maintenance.clone(),
     );
-    let engine = engine.with_announced(store.page_incidents().await?);
+    let engine = engine
+        .with_announced(store.page_incidents().await?)
+        .with_host_policy(config.alerting.policy.clone());
     let catalogs = store.catalogs().await?;
     if !dropped.is_empty() {
         // Incidents of removed targets end now: nothing probes them any more.

@@ -544,3 +544,55 @@ async fn alerts_of_a_removed_target_are_dropped() {
     assert_eq!(engine.state("api", Severity::Critical), firing);
     assert_eq!(engine.state("gone", Severity::Critical), Default::default());
 }
+
+#[test]
+fn the_hosts_own_trouble_holds_target_alerts_and_is_one_alert() {
+    use upwatch::correlate::{HostCause, Side};
+    let cfg = config(
+        "[alerting]\nfailure_threshold = 2\nsuccess_threshold = 1\nrepeat_interval = \"0s\"\nchannels = [\"hook\"]\n\n\
+         [[channel]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9/h\"\n",
+    );
+    let (engine, _) =
+        upwatch::alert::engine::Engine::resume(vec![], &cfg.alert_names(), "local", vec![]);
+    let mut engine = engine.with_host_policy(cfg.alerting.policy.clone());
+    let target = &cfg.targets[0];
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap();
+    let at = |m: i64| t0 + chrono::Duration::minutes(m);
+    let host_failure = |m: i64| {
+        let mut r = result(true, at(m));
+        r.side = Some(Side::Host {
+            cause: HostCause::Network,
+        });
+        r
+    };
+    let mut sent: Vec<(String, TransitionKind)> = Vec::new();
+    let step = |engine: &mut upwatch::alert::engine::Engine,
+                sent: &mut Vec<(String, TransitionKind)>,
+                r: ProbeResult,
+                m: i64| {
+        let obs = engine.observe(target, &r, at(m));
+        sent.extend(
+            obs.notifications
+                .into_iter()
+                .map(|(_, n)| (n.target, n.kind)),
+        );
+    };
+    // Ten minutes of this host's network down: the target never fires, the host does once.
+    for m in 0..10 {
+        step(&mut engine, &mut sent, host_failure(m), m);
+    }
+    assert_eq!(sent, vec![("@host".to_string(), TransitionKind::Firing)]);
+    assert_eq!(
+        engine.state("api", Severity::Critical),
+        Default::default(),
+        "the target's alert was held, not stepped"
+    );
+    // The network is back and the target answers: the host resolves, the target is quiet.
+    step(&mut engine, &mut sent, result(false, at(10)), 10);
+    assert_eq!(sent[1..], [("@host".to_string(), TransitionKind::Resolved)]);
+    // A real outage right after still alerts, on the target.
+    step(&mut engine, &mut sent, result(true, at(11)), 11);
+    step(&mut engine, &mut sent, result(true, at(12)), 12);
+    assert_eq!(sent[2..], [("api".to_string(), TransitionKind::Firing)]);
+    assert_eq!(sent.len(), 3);
+}

@@ -13,6 +13,7 @@ use super::notification::{Evidence, Notification};
 use super::policy::{AlertPolicy, Severity};
 use super::state::{step, AlertPhase, AlertState, Transition, TransitionKind};
 use crate::config::{Maintenance, StatusPage, Target};
+use crate::correlate::{Reach, Side};
 use crate::probe::{Failure, FailureKind, ProbeResult};
 use crate::statuspage::{Level, Reading};
 
@@ -78,12 +79,19 @@ struct Announcement {
 /// A vendor incident already announced: its title and when upwatch first saw it.
 type Announced = BTreeMap<String, (String, DateTime<Utc>)>;
 
+/// The name the host's own alert is keyed and sent by (no target can take it: names are
+/// a-z, 0-9, _ and -).
+pub const HOST: &str = "@host";
+
 /// Alert state of every (target, severity) that is not plainly ok.
 pub struct Engine {
     states: HashMap<(Arc<str>, Severity), AlertState>,
     announced: HashMap<Arc<str>, Announced>,
     location: String,
     maintenance: Vec<Maintenance>,
+    /// The policy (thresholds, channels) of the `@host` alert: `[alerting]`'s.
+    host_policy: AlertPolicy,
+    host_name: Arc<str>,
 }
 
 impl Engine {
@@ -99,9 +107,10 @@ impl Engine {
         let mut kept = HashMap::new();
         let mut dropped = Vec::new();
         for ((target, sev), state) in states {
-            match names.iter().find(|n| **n == target) {
+            let host = (&*target == HOST).then(|| Arc::from(HOST));
+            match names.iter().find(|n| **n == target).cloned().or(host) {
                 Some(n) => {
-                    kept.insert((n.clone(), sev), state);
+                    kept.insert((n, sev), state);
                 }
                 None => {
                     tracing::warn!(target_name = %target, severity = sev.as_str(), phase = ?state.phase, "target removed from the config: dropping its alert state (no resolved notification is sent)");
@@ -115,9 +124,17 @@ impl Engine {
                 announced: HashMap::new(),
                 location: location.to_string(),
                 maintenance,
+                host_policy: AlertPolicy::default(),
+                host_name: Arc::from(HOST),
             },
             dropped,
         )
+    }
+
+    /// The `@host` alert's policy (`[alerting]`'s thresholds and channels).
+    pub fn with_host_policy(mut self, policy: AlertPolicy) -> Self {
+        self.host_policy = policy;
+        self
     }
 
     /// Vendor incidents announced before a restart, as (page, id, title, first seen), so
@@ -152,19 +169,70 @@ impl Engine {
             .is_some_and(|s| s.phase == AlertPhase::Firing)
     }
 
-    /// Steps every severity of `target` with `result`.
+    /// Steps every severity of `target` with `result`. A failure on this host's side
+    /// (its network or its resources, see [`crate::correlate`]) holds the target's alerts
+    /// (no firing, no resolved, no reminder; a pending episode is forgotten, since the host
+    /// explains it) and steps the one `@host` alert instead. While that alert is not ok, a
+    /// target that cannot be reached is held too (a probe started before the network came
+    /// back), without feeding the `@host` alert, so a provider still unreachable once the
+    /// host has recovered alerts on its own. Any other result tells the `@host` alert the
+    /// host is fine.
     pub fn observe(
         &mut self,
         target: &Target,
         result: &ProbeResult,
         now: DateTime<Utc>,
     ) -> Observation {
-        let subject = Subject {
-            name: &target.name,
-            url: &target.display_url,
-            policy: &target.alert,
+        let host_side = matches!(result.side, Some(Side::Host { .. }));
+        let host_active = self.states.keys().any(|(n, _)| *n == self.host_name);
+        let held = host_side
+            || (host_active && crate::correlate::reach(&result.failures) == Reach::Unreachable);
+        let mut obs = if held {
+            let mut obs = Observation::default();
+            for sev in Severity::ALL {
+                let key = (target.name.clone(), sev);
+                if self
+                    .states
+                    .get(&key)
+                    .is_some_and(|s| s.phase == AlertPhase::Pending)
+                {
+                    self.states.remove(&key);
+                    obs.changes.push((key, None));
+                }
+                obs.firing.push((sev, self.firing(&target.name, sev)));
+            }
+            obs
+        } else {
+            let subject = Subject {
+                name: &target.name,
+                url: &target.display_url,
+                policy: &target.alert,
+            };
+            self.step_subject(&subject, &result.failures, Source::Probe(result), now)
         };
-        self.step_subject(&subject, &result.failures, Source::Probe(result), now)
+        if host_side || (host_active && !held) {
+            let lost = if host_side {
+                let what = result.side.as_ref().map(Side::text).unwrap_or_default();
+                vec![Failure::new(
+                    FailureKind::Host,
+                    format!("{what} ({}: {})", result.target, result.failure_summary()),
+                )]
+            } else {
+                Vec::new()
+            };
+            let name = self.host_name.clone();
+            let policy = self.host_policy.clone();
+            let subject = Subject {
+                name: &name,
+                url: "",
+                policy: &policy,
+            };
+            let host = self.step_subject(&subject, &lost, Source::Probe(result), now);
+            obs.changes.extend(host.changes);
+            obs.incidents.extend(host.incidents);
+            obs.notifications.extend(host.notifications);
+        }
+        obs
     }
 
     /// Steps a status page's alerts with one reading: its overall level through the state

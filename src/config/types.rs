@@ -47,6 +47,9 @@ pub struct Config {
 impl Config {
     /// A target's or status page's URL and alert channels, by name.
     pub fn alert_subject(&self, name: &str) -> Option<(String, Vec<Arc<str>>)> {
+        if name == crate::alert::engine::HOST {
+            return Some((String::new(), self.alerting.policy.channels.clone()));
+        }
         if let Some(t) = self.targets.iter().find(|t| &*t.name == name) {
             return Some((t.display_url.to_string(), t.alert.channels.clone()));
         }
@@ -56,7 +59,8 @@ impl Config {
             .map(|p| (p.url.to_string(), p.alert.channels.clone()))
     }
 
-    /// Every name alerts can be keyed by: targets, then status pages.
+    /// Every name alerts can be keyed by: targets, then status pages (and always the
+    /// engine's own `@host`).
     pub fn alert_names(&self) -> Vec<Arc<str>> {
         self.targets
             .iter()

@@ -38,6 +38,8 @@ pub struct AlertmanagerNotifier {
 pub fn alertname(n: &Notification) -> &'static str {
     if n.incident.is_some() {
         "UpwatchVendorIncident"
+    } else if n.conditions.iter().any(|c| c.kind == FailureKind::Host) {
+        "UpwatchHost"
     } else if n.kind == TransitionKind::Notice {
         "UpwatchNotice"
     } else if !n.conditions.is_empty()

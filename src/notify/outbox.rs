@@ -333,6 +333,7 @@ impl Dispatcher {
             }
             live.push((row, n));
         }
+        self.with_older_siblings(name, &mut live).await?;
         let units = if notifier.for_people() {
             fold_stale_pairs(live)
         } else {
@@ -364,6 +365,38 @@ impl Dispatcher {
             }
         }
         Ok(None)
+    }
+
+    /// An alert's notifications go out in the order they were queued: when one is due
+    /// while an older one of the same alert still waits for a retry (its firing message
+    /// failed while the receiver was away), the older one goes now, first. Otherwise a
+    /// receiver could see the recovery before the failure.
+    async fn with_older_siblings(
+        &self,
+        channel: &str,
+        live: &mut Vec<(OutboxRow, Notification)>,
+    ) -> Result<(), StoreError> {
+        if live.is_empty() {
+            return Ok(());
+        }
+        let later = chrono::DateTime::<Utc>::MAX_UTC;
+        let waiting = self.store.due(channel, later, 1000).await?;
+        for row in waiting {
+            if live.iter().any(|(r, _)| r.id == row.id) {
+                continue;
+            }
+            let Ok(n) = serde_json::from_str::<Notification>(&row.payload) else {
+                continue;
+            };
+            let sibling = live
+                .iter()
+                .any(|(r, x)| r.created_at > row.created_at && alert_key(x) == alert_key(&n));
+            if sibling {
+                live.push((row, n));
+            }
+        }
+        live.sort_by_key(|(r, _)| r.created_at);
+        Ok(())
     }
 
     async fn send_one(&self, notifier: &Notifier, unit: &Unit) -> Result<(), StoreError> {
@@ -495,18 +528,28 @@ impl Unit {
     }
 }
 
+/// Which alert episode a notification belongs to.
+fn alert_key(
+    n: &Notification,
+) -> (
+    String,
+    crate::alert::Severity,
+    DateTime<Utc>,
+    Option<String>,
+) {
+    (
+        n.target.clone(),
+        n.severity,
+        n.started_at,
+        n.incident.clone(),
+    )
+}
+
 /// For channels for people: a firing notification (or reminder) still undelivered when its
 /// alert resolved is not sent on its own; the recovery goes out once, marked `folded`
 /// ("was down from ... to ..."), and answers for both rows. Order is kept otherwise.
 pub fn fold_stale_pairs(live: Vec<(OutboxRow, Notification)>) -> Vec<Unit> {
-    let key = |n: &Notification| {
-        (
-            n.target.clone(),
-            n.severity,
-            n.started_at,
-            n.incident.clone(),
-        )
-    };
+    let key = alert_key;
     let resolved: Vec<_> = live
         .iter()
         .filter(|(_, n)| n.kind == TransitionKind::Resolved)

@@ -111,11 +111,14 @@ pub enum FailureKind {
     /// This machine has no route to the address (ENETUNREACH, EHOSTUNREACH): its own
     /// network when every host fails so, the path to this one otherwise.
     NoRoute,
+    /// This machine lost its network or its resources (the `@host` alert only: a
+    /// target's own alerts are held meanwhile).
+    Host,
 }
 
 impl FailureKind {
     /// Every kind, in documentation order.
-    pub const ALL: [FailureKind; 23] = [
+    pub const ALL: [FailureKind; 24] = [
         FailureKind::Dns,
         FailureKind::ConnectRefused,
         FailureKind::ConnectTimeout,
@@ -139,6 +142,7 @@ impl FailureKind {
         FailureKind::CatalogChanged,
         FailureKind::LocalResource,
         FailureKind::NoRoute,
+        FailureKind::Host,
     ];
 
     /// The kind with this JSON name.
@@ -172,6 +176,7 @@ impl FailureKind {
             FailureKind::CatalogChanged => "catalog_changed",
             FailureKind::LocalResource => "local_resource",
             FailureKind::NoRoute => "no_route",
+            FailureKind::Host => "host",
         }
     }
 

@@ -512,7 +512,12 @@ pub struct FlipServer {
 
 impl FlipServer {
     pub async fn start(initial: u16) -> FlipServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_at("127.0.0.1", initial).await
+    }
+
+    /// On another loopback address (127.0.0.2, ...), port chosen by the system.
+    pub async fn start_at(ip: &str, initial: u16) -> FlipServer {
+        let listener = TcpListener::bind((ip, 0)).await.unwrap();
         let status = Arc::new(std::sync::atomic::AtomicU16::new(initial));
         let s2 = status.clone();
         let server = serve(listener, move |_req: Request<Incoming>| {
@@ -531,7 +536,7 @@ impl FlipServer {
     }
 
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/flip", self.server.port())
+        format!("http://{}/flip", self.server.addr)
     }
 }
 
