@@ -114,7 +114,8 @@ pub async fn run_with(
     );
     let engine = engine
         .with_announced(store.page_incidents().await?)
-        .with_host_policy(config.alerting.policy.clone());
+        .with_host_policy(config.alerting.policy.clone())
+        .with_dependencies(&config.targets);
     let catalogs = store.catalogs().await?;
     if !dropped.is_empty() {
         // Incidents of removed targets end now: nothing probes them any more.

@@ -3,7 +3,7 @@
 //! Holds the runtime state (loaded from and written back to the store by the pipeline);
 //! never does I/O itself.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -92,6 +92,10 @@ pub struct Engine {
     /// The policy (thresholds, channels) of the `@host` alert: `[alerting]`'s.
     host_policy: AlertPolicy,
     host_name: Arc<str>,
+    /// Each target's parents: its `depends_on`, and its linked status page.
+    parents: HashMap<Arc<str>, Vec<Arc<str>>>,
+    /// Subjects failing as of their latest result or reading (parents hold children).
+    failing_now: HashSet<Arc<str>>,
 }
 
 impl Engine {
@@ -126,6 +130,8 @@ impl Engine {
                 maintenance,
                 host_policy: AlertPolicy::default(),
                 host_name: Arc::from(HOST),
+                parents: HashMap::new(),
+                failing_now: HashSet::new(),
             },
             dropped,
         )
@@ -135,6 +141,49 @@ impl Engine {
     pub fn with_host_policy(mut self, policy: AlertPolicy) -> Self {
         self.host_policy = policy;
         self
+    }
+
+    /// The targets' dependencies: while a parent (a target in `depends_on`, or the linked
+    /// status page) fails, its children's alerts are held and named on the parent's.
+    pub fn with_dependencies(mut self, targets: &[Arc<Target>]) -> Self {
+        for t in targets {
+            let parents: Vec<Arc<str>> =
+                t.depends_on.iter().chain(&t.status_page).cloned().collect();
+            if !parents.is_empty() {
+                self.parents.insert(t.name.clone(), parents);
+            }
+        }
+        self
+    }
+
+    /// Whether a parent of `name` is failing now.
+    fn parent_failing(&self, name: &str) -> bool {
+        self.parents
+            .get(name)
+            .is_some_and(|ps| ps.iter().any(|p| self.failing_now.contains(p)))
+    }
+
+    /// The children of `name` failing now, in name order.
+    fn failing_children(&self, name: &str) -> Vec<String> {
+        let mut kids: Vec<String> = self
+            .parents
+            .iter()
+            .filter(|(child, ps)| {
+                self.failing_now.contains(*child) && ps.iter().any(|p| &**p == name)
+            })
+            .map(|(child, _)| child.to_string())
+            .collect();
+        kids.sort();
+        kids
+    }
+
+    /// Notes whether `name` fails as of its latest result (only parents are tracked).
+    fn note_failing(&mut self, name: &Arc<str>, failing: bool) {
+        if !failing {
+            self.failing_now.remove(name);
+        } else if !self.failing_now.contains(name) {
+            self.failing_now.insert(name.clone());
+        }
     }
 
     /// Vendor incidents announced before a restart, as (page, id, title, first seen), so
@@ -183,6 +232,9 @@ impl Engine {
         result: &ProbeResult,
         now: DateTime<Utc>,
     ) -> Observation {
+        if !self.parents.is_empty() {
+            self.note_failing(&target.name, result.health == crate::probe::Health::Down);
+        }
         let host_side = matches!(result.side, Some(Side::Host { .. }));
         let host_active = self.states.keys().any(|(n, _)| *n == self.host_name);
         let held = host_side
@@ -255,6 +307,12 @@ impl Engine {
                 ..Observation::default()
             };
         };
+        // A page that admits a problem, and alerts on it, holds its targets' alerts: they
+        // are named on the page's notifications instead.
+        if !self.parents.is_empty() {
+            let problem = reading.overall.is_problem() && !page.alert.channels.is_empty();
+            self.note_failing(&page.name, problem);
+        }
         let word = reading.vendor_word();
         let failures = match reading.overall {
             Level::Degraded => vec![Failure::new(FailureKind::VendorDegraded, &word.text)],
@@ -409,7 +467,9 @@ impl Engine {
         source: Source<'_>,
         now: DateTime<Utc>,
     ) -> Observation {
-        let held = self.held(subject.name, now);
+        // A parent failing holds a child like a maintenance window: the child's alert
+        // waits and is named on the parent's notifications instead.
+        let held = self.held(subject.name, now) || self.parent_failing(subject.name);
         let mut obs = Observation::default();
         for sev in Severity::ALL {
             let failing: Vec<_> = failures
@@ -470,6 +530,9 @@ impl Engine {
         );
         base.resolved_at = t.resolved_at;
         source.describe(&mut base);
+        if t.kind != TransitionKind::Resolved {
+            base.also_failing = self.failing_children(subject.name);
+        }
         // The log channel is always on.
         tracing::warn!(
             target_name = %subject.name,

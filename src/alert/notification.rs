@@ -51,6 +51,10 @@ pub struct Notification {
     /// resolved when it ends): receivers that track alerts by identity key on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incident: Option<String>,
+    /// Targets that depend on this one and fail with it: their own alerts are held while
+    /// it fails, so they are named here instead.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also_failing: Vec<String>,
     /// Set on a resolved notification for people whose firing one was still undelivered:
     /// this one message tells the whole episode ("was down from ... to ...").
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -163,6 +167,7 @@ impl Notification {
             test: false,
             vendor: None,
             incident: None,
+            also_failing: Vec::new(),
             folded: false,
         }
     }
@@ -262,6 +267,15 @@ impl Notification {
         }
         if let Some((name, id)) = &e.request_id {
             lines.push(("Request", format!("{name}: {id}")));
+        }
+        if !self.also_failing.is_empty() {
+            lines.push((
+                "Also",
+                format!(
+                    "{} failing with it (depends on it: held, not alerted on its own)",
+                    self.also_failing.join(", ")
+                ),
+            ));
         }
         let about = |pred: fn(FailureKind) -> bool| self.conditions.iter().any(|c| pred(c.kind));
         if let Some(c) = e

@@ -177,6 +177,7 @@ pub fn parse(path: &Path, text: &str, env: &Env) -> Result<Config, ConfigError> 
         .filter_map(|(r, _, _)| r.name.as_ref().map(|n| n.get_ref().as_str()))
         .collect();
 
+    let mut depends = v.depends_on(&targets, &page_names);
     let mut seen = HashSet::new();
     let mut built = Vec::new();
     for (raw, span, ctx) in &targets {
@@ -202,6 +203,7 @@ pub fn parse(path: &Path, text: &str, env: &Env) -> Result<Config, ConfigError> 
         if let Some(mut t) = v.target(raw, span.clone(), ctx, &defaults, &mut warnings) {
             t.alert = policy;
             t.status_page = link;
+            t.depends_on = depends.remove(&*t.name).unwrap_or_default();
             if page_names.contains(&&*t.name) {
                 let at = raw.name.as_ref().map(|n| n.span()).unwrap_or(span.clone());
                 v.d.push(at, ctx, format!("name {:?} is also a status_page name: alerts are keyed by name, so give each its own", &*t.name));

@@ -7,6 +7,7 @@
 
 mod alerting;
 mod defaults;
+mod depends;
 mod env;
 mod error;
 mod fields;

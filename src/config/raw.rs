@@ -89,6 +89,7 @@ pub(crate) struct RawTarget {
     pub send_resolved: S<bool>,
     pub severity_overrides: S<BTreeMap<String, Spanned<String>>>,
     pub status_page: S<String>,
+    pub depends_on: S<Vec<Spanned<String>>>,
     #[serde(rename = "kind")]
     pub kind: S<String>,
     pub model: S<String>,

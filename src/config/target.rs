@@ -319,6 +319,7 @@ impl Validator<'_> {
             redactor,
             alert: crate::alert::AlertPolicy::default(),
             status_page: None,
+            depends_on: Vec::new(),
             kind,
             llm,
             line,

@@ -1,5 +1,6 @@
 use super::*;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::AUTHORIZATION;
@@ -572,5 +573,27 @@ fn thresholds_take_a_count_or_m_of_n() {
             err.contains("monitor.toml:2:21: alerting: failure_threshold: ") && err.contains(says),
             "{bad}: {err}"
         );
+    }
+}
+
+#[test]
+fn depends_on_names_targets_or_pages_without_cycles() {
+    let text = "[[status_page]]\nname = \"vendor-status\"\nurl = \"https://status.example.com\"\n\n\
+        [[target]]\nname = \"gateway\"\nurl = \"http://127.0.0.1:9/\"\ndepends_on = [\"vendor-status\"]\n\n\
+        [[target]]\nname = \"model\"\nurl = \"http://127.0.0.1:9/m\"\ndepends_on = [\"gateway\"]\n";
+    let c = parse_str(text, &[]).unwrap();
+    assert_eq!(c.targets[1].depends_on, vec![Arc::from("gateway")]);
+    assert_eq!(c.targets[0].depends_on, vec![Arc::from("vendor-status")]);
+
+    let bad = "[[target]]\nname = \"a\"\nurl = \"http://127.0.0.1:9/\"\ndepends_on = [\"b\", \"gatway\", \"a\"]\n\n\
+        [[target]]\nname = \"b\"\nurl = \"http://127.0.0.1:9/\"\ndepends_on = [\"a\"]\n\n\
+        [[target]]\nname = \"gateway\"\nurl = \"http://127.0.0.1:9/\"\n";
+    let err = parse_str(bad, &[]).unwrap_err().to_string();
+    for want in [
+        "monitor.toml:4:20: target \"a\": depends_on: no target or status_page named \"gatway\" (did you mean \"gateway\"?)",
+        "monitor.toml:4:30: target \"a\": depends_on: \"a\" is this target itself",
+        "monitor.toml:9:15: target \"b\": depends_on: a cycle (a -> b -> a): break it, a target cannot wait on itself",
+    ] {
+        assert!(err.contains(want), "{want}\n{err}");
     }
 }

@@ -194,6 +194,9 @@ pub struct Target {
     pub alert: crate::alert::AlertPolicy,
     /// The `[[status_page]]` whose word explains this target's failures.
     pub status_page: Option<Arc<str>>,
+    /// Targets and status pages this one depends on: while one of them fails, this
+    /// target's alerts are held and named on the parent's instead.
+    pub depends_on: Vec<Arc<str>>,
     /// Plain HTTP or a streaming chat completion.
     pub kind: ProbeKind,
     /// Rate limits, request ids, model catalog and time-to-first-token settings.

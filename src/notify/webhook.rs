@@ -39,6 +39,10 @@ pub fn payload(n: &Notification) -> Value {
     if let (Some(vendor), Some(map)) = (&n.vendor, v.as_object_mut()) {
         map.insert("vendor".into(), Value::from(vendor.as_str()));
     }
+    // Likewise: the targets that depend on this one and fail with it.
+    if let (false, Some(map)) = (n.also_failing.is_empty(), v.as_object_mut()) {
+        map.insert("also_failing".into(), json!(n.also_failing));
+    }
     // Likewise: the vendor incident's id, for its announcements.
     if let (Some(id), Some(map)) = (&n.incident, v.as_object_mut()) {
         map.insert("incident".into(), Value::from(id.as_str()));
