@@ -10,6 +10,7 @@
 //! provider when others do.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -144,24 +145,78 @@ pub struct Others {
 }
 
 impl Others {
-    /// Counts the hosts other than `mine` from each target's (host, latest reach).
-    pub fn tally<'a>(mine: &str, latest: impl IntoIterator<Item = (&'a str, Reach)>) -> Others {
-        let mut hosts: HashMap<&str, bool> = HashMap::new();
-        for (host, reach) in latest {
-            if host == mine || reach == Reach::Local {
-                continue;
-            }
-            *hosts.entry(host).or_default() |= reach == Reach::Answered;
-        }
-        Others {
-            answering: hosts.values().filter(|a| **a).count(),
-            unreachable: hosts.values().filter(|a| !**a).count(),
-        }
-    }
-
     /// No other host answers, and there is at least one to ask.
     pub fn all_down(self) -> bool {
         self.answering == 0 && self.unreachable > 0
+    }
+}
+
+/// Every host's standing from its targets' latest results, kept up to date one result at
+/// a time, so that the picture of the other hosts costs the same with 10 targets or 50,000
+/// (a mass outage is exactly when every result asks for it).
+#[derive(Debug, Default)]
+pub struct HostTally {
+    /// Each target's host and latest reach.
+    latest: HashMap<Arc<str>, (Arc<str>, Reach)>,
+    /// Per host: targets whose latest probe got an answer, and that could not reach it.
+    hosts: HashMap<Arc<str>, (u32, u32)>,
+    /// Hosts with at least one answering target.
+    answering: usize,
+    /// Hosts with none answering and at least one unreachable.
+    unreachable: usize,
+}
+
+/// A host's standing from its (answered, unreachable) counts.
+fn standing((answered, unreachable): (u32, u32)) -> (bool, bool) {
+    (answered > 0, answered == 0 && unreachable > 0)
+}
+
+impl HostTally {
+    /// Records `target`'s latest result: its host and how far it got.
+    pub fn record(&mut self, target: &Arc<str>, host: &Arc<str>, reach: Reach) {
+        let before = self.latest.insert(target.clone(), (host.clone(), reach));
+        if let Some((old_host, old)) = before {
+            self.count(&old_host, old, false);
+        }
+        self.count(host, reach, true);
+    }
+
+    fn count(&mut self, host: &Arc<str>, reach: Reach, add: bool) {
+        let entry = self.hosts.entry(host.clone()).or_default();
+        let was = standing(*entry);
+        let slot = match reach {
+            Reach::Answered => &mut entry.0,
+            Reach::Unreachable => &mut entry.1,
+            Reach::Local => return,
+        };
+        *slot = if add {
+            slot.saturating_add(1)
+        } else {
+            slot.saturating_sub(1)
+        };
+        let now = standing(*entry);
+        for (then, is, total) in [
+            (was.0, now.0, &mut self.answering),
+            (was.1, now.1, &mut self.unreachable),
+        ] {
+            match (then, is) {
+                (false, true) => *total += 1,
+                (true, false) => *total = total.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+
+    /// The hosts other than `mine`.
+    pub fn others(&self, mine: &str) -> Others {
+        let (answering, unreachable) = self
+            .hosts
+            .get(mine)
+            .map_or((false, false), |c| standing(*c));
+        Others {
+            answering: self.answering - usize::from(answering),
+            unreachable: self.unreachable - usize::from(unreachable),
+        }
     }
 }
 
@@ -224,15 +279,20 @@ pub fn explain_batch(results: &mut [ProbeResult], word_of: impl Fn(&str) -> Opti
     for r in results.iter_mut().filter(|r| r.health != Health::Up) {
         r.vendor = word_of(&r.target);
     }
-    let latest: Vec<(String, Reach)> = results
+    let mut tally = HostTally::default();
+    let hosts: Vec<Arc<str>> = results
         .iter()
-        .map(|r| (host_of(&r.url), reach(&r.failures)))
+        .map(|r| {
+            let host: Arc<str> = Arc::from(host_of(&r.url));
+            tally.record(&r.target, &host, reach(&r.failures));
+            host
+        })
         .collect();
     let sides: Vec<Option<Side>> = results
         .iter()
-        .zip(&latest)
-        .map(|(r, (host, _))| {
-            let others = Others::tally(host, latest.iter().map(|(h, x)| (h.as_str(), *x)));
+        .zip(&hosts)
+        .map(|(r, host)| {
+            let others = tally.others(host);
             Some(side(&r.failures, r.error_class?, r.vendor.as_ref(), others))
         })
         .collect();
@@ -517,24 +577,42 @@ mod tests {
 
     #[test]
     fn other_hosts_count_once_each() {
-        let latest = [
-            ("a.example", Reach::Unreachable),
-            ("b.example", Reach::Unreachable),
-            ("b.example", Reach::Answered),
-            ("c.example", Reach::Local),
-            ("mine.example", Reach::Answered),
-        ];
+        let a = |s: &str| Arc::<str>::from(s);
+        let mut t = HostTally::default();
+        t.record(&a("t1"), &a("a.example"), Reach::Unreachable);
+        t.record(&a("t2"), &a("b.example"), Reach::Unreachable);
+        t.record(&a("t3"), &a("b.example"), Reach::Answered);
+        t.record(&a("t4"), &a("c.example"), Reach::Local);
+        t.record(&a("t5"), &a("mine.example"), Reach::Answered);
         assert_eq!(
-            Others::tally("mine.example", latest),
+            t.others("mine.example"),
             Others {
                 answering: 1,
                 unreachable: 1
             }
         );
-        let down = [("a", Reach::Unreachable), ("b", Reach::Unreachable)];
-        assert!(Others::tally("mine", down).all_down());
+        // t3 now fails too: b.example is unreachable, and with a.example that is all.
+        t.record(&a("t3"), &a("b.example"), Reach::Unreachable);
+        assert!(t.others("mine.example").all_down());
+        assert_eq!(
+            t.others("a.example"),
+            Others {
+                answering: 1,
+                unreachable: 1
+            },
+            "mine.example still answers"
+        );
+        // A target moving to another host (a reload) leaves the old one.
+        t.record(&a("t5"), &a("d.example"), Reach::Unreachable);
+        assert_eq!(
+            t.others("x"),
+            Others {
+                answering: 0,
+                unreachable: 3
+            }
+        );
         assert!(
-            !Others::tally("mine", []).all_down(),
+            !HostTally::default().others("mine").all_down(),
             "no other host: cannot tell"
         );
         assert_eq!(

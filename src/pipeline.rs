@@ -13,7 +13,7 @@ use crate::alert::Notification;
 use crate::alert::{Severity, TransitionKind};
 use crate::clock::WallClock;
 use crate::config::{StatusPage, Target};
-use crate::correlate::{host_of, reach, Others, Reach};
+use crate::correlate::{host_of, reach, HostTally};
 use crate::metrics::Metrics;
 use crate::notify::outbox::Wakers;
 use crate::probe::{Failure, FailureKind};
@@ -46,9 +46,9 @@ pub struct Pipeline {
     catalogs: HashMap<Arc<str>, Vec<String>>,
     /// Each target's host (the URL's), computed once.
     hosts: HashMap<Arc<str>, Arc<str>>,
-    /// Each target's host and whether its latest probe reached it (which side a failure is
-    /// on depends on the other hosts).
-    latest: HashMap<Arc<str>, (Arc<str>, Reach)>,
+    /// Each host's standing from its targets' latest probes (which side a failure is on
+    /// depends on the other hosts).
+    tally: HostTally,
     alerts: Option<Alerts>,
     results: Option<ResultSink>,
     metrics: Option<Metrics>,
@@ -69,17 +69,22 @@ impl Pipeline {
                 .iter()
                 .map(|t| (t.name.clone(), t.clone()))
                 .collect(),
-            hosts: targets
-                .iter()
-                .map(|t| {
-                    let host = t.url.host_str().unwrap_or(&t.name);
-                    (t.name.clone(), Arc::from(host))
-                })
-                .collect(),
+            hosts: {
+                // One allocation per distinct host, shared by its targets.
+                let mut interned: HashMap<&str, Arc<str>> = HashMap::new();
+                targets
+                    .iter()
+                    .map(|t| {
+                        let host = t.url.host_str().unwrap_or(&t.name);
+                        let shared = interned.entry(host).or_insert_with(|| Arc::from(host));
+                        (t.name.clone(), shared.clone())
+                    })
+                    .collect()
+            },
             pages: HashMap::new(),
             vendor: HashMap::new(),
             recorded: HashMap::new(),
-            latest: HashMap::new(),
+            tally: HostTally::default(),
             catalogs: HashMap::new(),
             alerts,
             results: None,
@@ -220,8 +225,7 @@ impl Pipeline {
             Some(h) => h.clone(),
             None => Arc::from(host_of(&r.url)),
         };
-        self.latest
-            .insert(r.target.clone(), (host.clone(), reach(&r.failures)));
+        self.tally.record(&r.target, &host, reach(&r.failures));
         let explained;
         let r = if r.health != Health::Up {
             let word = self
@@ -229,8 +233,7 @@ impl Pipeline {
                 .get(&r.target)
                 .and_then(|t| t.status_page.as_ref())
                 .and_then(|p| self.vendor.get(p));
-            let others =
-                Others::tally(&host, self.latest.values().map(|(h, reach)| (&**h, *reach)));
+            let others = self.tally.others(&host);
             let mut copy = r.clone();
             copy.vendor = word.cloned();
             copy.side = r

@@ -24,14 +24,6 @@ impl Validator<'_> {
         warnings: &mut Vec<String>,
     ) -> Option<Target> {
         let mut redactor = Redactor::default();
-        let missing = |v: &mut Self, key: &str, example: &str| {
-            v.d.push(
-                span.clone(),
-                ctx,
-                format!("missing key {key:?}, e.g. {key} = {example}"),
-            );
-        };
-
         let name = self.name(ctx, &r.name, span.clone(), "\"my-api\"");
         let llm = self.llm(r, span.clone(), ctx);
         let chat_model = match &llm {
@@ -39,27 +31,7 @@ impl Validator<'_> {
             _ => None,
         };
 
-        let url = match &r.url {
-            Some(u) => self.string(ctx, "url", u, Some(&mut redactor)).and_then(|text| {
-                match Url::parse(&text) {
-                    Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Some(url),
-                    Ok(url) => {
-                        self.d.push(u.span(), ctx, format!("url: scheme {:?} is not supported; use http:// or https:// with a host", url.scheme()));
-                        None
-                    }
-                    Err(e) => {
-                        let shown = redactor.redact(&text);
-                        self.d.push(u.span(), ctx, format!("url: {shown:?} is not a valid URL ({e})"));
-                        None
-                    }
-                }
-            }),
-            None => {
-                missing(self, "url", "\"https://api.example.com/health\"");
-                None
-            }
-        };
-
+        let url = self.target_url(r, span.clone(), ctx, &mut redactor);
         let method = match &r.method {
             Some(m) => self.string(ctx, "method", m, None).and_then(|text| {
                 Method::from_bytes(text.to_ascii_uppercase().as_bytes())
@@ -76,100 +48,9 @@ impl Validator<'_> {
             None => Some(Method::GET),
         };
 
-        // Headers: defaults first, then the target's (which win on the same name).
-        let mut headers = HeaderMap::new();
-        let mut headers_ok = true;
-        let mut header_pairs: Vec<(String, Spanned<String>)> = def.headers.clone();
-        if let Some(h) = &r.headers {
-            header_pairs.extend(h.get_ref().iter().map(|(k, v)| (k.clone(), v.clone())));
-        }
-        for (k, v) in &header_pairs {
-            let Some(value) = self.string(ctx, &format!("headers.{k}"), v, Some(&mut redactor))
-            else {
-                headers_ok = false;
-                continue;
-            };
-            let name = match HeaderName::from_bytes(k.as_bytes()) {
-                Ok(n) => n,
-                Err(_) => {
-                    self.d.push(
-                        v.span(),
-                        ctx,
-                        format!("headers: {k:?} is not a valid header name"),
-                    );
-                    headers_ok = false;
-                    continue;
-                }
-            };
-            match HeaderValue::from_str(&value) {
-                Ok(mut hv) => {
-                    hv.set_sensitive(true);
-                    // Every header value may be a credential; scrub them all from output.
-                    redactor.add(value);
-                    headers.insert(name, hv);
-                }
-                Err(_) => {
-                    self.d.push(v.span(), ctx, format!("headers.{k}: value has characters not allowed in a header (newlines or control characters)"));
-                    headers_ok = false;
-                }
-            }
-        }
-
-        let token = match (&r.bearer_token, &r.bearer_token_file) {
-            (Some(_), Some(f)) => {
-                self.d.push(
-                    f.span(),
-                    ctx,
-                    "set bearer_token or bearer_token_file, not both",
-                );
-                None
-            }
-            (Some(t), None) => self
-                .string(ctx, "bearer_token", t, Some(&mut redactor))
-                .map(Some),
-            (None, Some(f)) => self
-                .secret_file(ctx, "bearer_token_file", f, &mut redactor)
-                .map(Some),
-            (None, None) => Some(None),
-        };
-        let token_ok = match token {
-            None => false,
-            Some(None) => true,
-            Some(Some(t)) if t.is_empty() => {
-                let at = r
-                    .bearer_token
-                    .as_ref()
-                    .or(r.bearer_token_file.as_ref())
-                    .map_or(span.clone(), |s| s.span());
-                let (line, _) = self.d.line_col(at.start);
-                warnings.push(format!(
-                    "{ctx}: bearer_token is empty (line {line}; is the variable set?): requests go out without a key and an API will answer 401"
-                ));
-                true
-            }
-            Some(Some(t)) => match HeaderValue::from_str(&format!("Bearer {t}")) {
-                Ok(mut hv) => {
-                    hv.set_sensitive(true);
-                    redactor.add(t);
-                    headers.insert(AUTHORIZATION, hv);
-                    true
-                }
-                Err(_) => {
-                    let at = r
-                        .bearer_token
-                        .as_ref()
-                        .or(r.bearer_token_file.as_ref())
-                        .map_or(span.clone(), |s| s.span());
-                    self.d.push(
-                        at,
-                        ctx,
-                        "bearer_token: the token has characters not allowed in a header",
-                    );
-                    false
-                }
-            },
-        };
-
+        let (headers, headers_ok) =
+            self.target_headers(r, span.clone(), ctx, def, &mut redactor, warnings);
+        let mut headers = headers;
         let body = match (&r.body, &chat_model) {
             (_, Some(model)) => {
                 let prompt = match &r.prompt {
@@ -194,35 +75,7 @@ impl Validator<'_> {
             }
         }
 
-        let schedule = match (&r.interval, &r.schedule) {
-            (Some(_), Some(s)) => {
-                self.d
-                    .push(s.span(), ctx, "set interval or schedule, not both");
-                None
-            }
-            (Some(_), None) => self
-                .duration(ctx, "interval", &r.interval, false)
-                .flatten()
-                .and_then(|d| {
-                    if d < Duration::from_millis(100) {
-                        let at = r.interval.as_ref().map_or(span.clone(), |s| s.span());
-                        self.d.push(at, ctx, "interval: must be at least 100ms");
-                        None
-                    } else {
-                        Some(ScheduleSpec::Interval(d))
-                    }
-                }),
-            (None, Some(s)) => self.string(ctx, "schedule", s, None).and_then(|text| {
-                ScheduleSpec::cron(text.trim())
-                    .map_err(|e| self.d.push(s.span(), ctx, format!("schedule: {e}")))
-                    .ok()
-            }),
-            (None, None) if chat_model.is_some() && !def.interval_set => {
-                Some(ScheduleSpec::Interval(CHAT_INTERVAL))
-            }
-            (None, None) => Some(ScheduleSpec::Interval(def.interval)),
-        };
-
+        let schedule = self.target_schedule(r, span.clone(), ctx, def, chat_model.is_some());
         let timeout = self
             .duration(ctx, "timeout", &r.timeout, false)
             .map(|t| t.unwrap_or(def.timeout));
@@ -285,7 +138,7 @@ impl Validator<'_> {
         if insecure {
             warnings.push(format!("target {name:?}: tls_insecure = true: certificate verification is off, so TLS failures are not detected"));
         }
-        if !headers_ok || !token_ok {
+        if !headers_ok {
             return None;
         }
         let (kind, llm) = llm?;
@@ -324,5 +177,188 @@ impl Validator<'_> {
             llm,
             line,
         })
+    }
+
+    /// `url`: http or https with a host; a value read from `${VAR}` is redacted in errors.
+    fn target_url(
+        &mut self,
+        r: &RawTarget,
+        span: Range<usize>,
+        ctx: &str,
+        redactor: &mut Redactor,
+    ) -> Option<Url> {
+        match &r.url {
+            Some(u) => self.string(ctx, "url", u, Some(&mut *redactor)).and_then(|text| {
+                match Url::parse(&text) {
+                    Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Some(url),
+                    Ok(url) => {
+                        self.d.push(u.span(), ctx, format!("url: scheme {:?} is not supported; use http:// or https:// with a host", url.scheme()));
+                        None
+                    }
+                    Err(e) => {
+                        let shown = redactor.redact(&text);
+                        self.d.push(u.span(), ctx, format!("url: {shown:?} is not a valid URL ({e})"));
+                        None
+                    }
+                }
+            }),
+            None => {
+                self.d.push(
+                    span,
+                    ctx,
+                    "missing key \"url\", e.g. url = \"https://api.example.com/health\"",
+                );
+                None
+            }
+        }
+    }
+
+    /// The request headers: `[defaults]` headers, the target's (which win on the same
+    /// name), and `Authorization: Bearer` from `bearer_token` or `bearer_token_file`. Every
+    /// value is a secret. The flag is false when one of them is invalid (each is reported).
+    fn target_headers(
+        &mut self,
+        r: &RawTarget,
+        span: Range<usize>,
+        ctx: &str,
+        def: &Defaults,
+        redactor: &mut Redactor,
+        warnings: &mut Vec<String>,
+    ) -> (HeaderMap, bool) {
+        // Headers: defaults first, then the target's (which win on the same name).
+        let mut headers = HeaderMap::new();
+        let mut headers_ok = true;
+        let mut header_pairs: Vec<(String, Spanned<String>)> = def.headers.clone();
+        if let Some(h) = &r.headers {
+            header_pairs.extend(h.get_ref().iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        for (k, v) in &header_pairs {
+            let Some(value) = self.string(ctx, &format!("headers.{k}"), v, Some(&mut *redactor))
+            else {
+                headers_ok = false;
+                continue;
+            };
+            let name = match HeaderName::from_bytes(k.as_bytes()) {
+                Ok(n) => n,
+                Err(_) => {
+                    self.d.push(
+                        v.span(),
+                        ctx,
+                        format!("headers: {k:?} is not a valid header name"),
+                    );
+                    headers_ok = false;
+                    continue;
+                }
+            };
+            match HeaderValue::from_str(&value) {
+                Ok(mut hv) => {
+                    hv.set_sensitive(true);
+                    // Every header value may be a credential; scrub them all from output.
+                    redactor.add(value);
+                    headers.insert(name, hv);
+                }
+                Err(_) => {
+                    self.d.push(v.span(), ctx, format!("headers.{k}: value has characters not allowed in a header (newlines or control characters)"));
+                    headers_ok = false;
+                }
+            }
+        }
+
+        let token = match (&r.bearer_token, &r.bearer_token_file) {
+            (Some(_), Some(f)) => {
+                self.d.push(
+                    f.span(),
+                    ctx,
+                    "set bearer_token or bearer_token_file, not both",
+                );
+                None
+            }
+            (Some(t), None) => self
+                .string(ctx, "bearer_token", t, Some(&mut *redactor))
+                .map(Some),
+            (None, Some(f)) => self
+                .secret_file(ctx, "bearer_token_file", f, redactor)
+                .map(Some),
+            (None, None) => Some(None),
+        };
+        let token_ok = match token {
+            None => false,
+            Some(None) => true,
+            Some(Some(t)) if t.is_empty() => {
+                let at = r
+                    .bearer_token
+                    .as_ref()
+                    .or(r.bearer_token_file.as_ref())
+                    .map_or(span.clone(), |s| s.span());
+                let (line, _) = self.d.line_col(at.start);
+                warnings.push(format!(
+                    "{ctx}: bearer_token is empty (line {line}; is the variable set?): requests go out without a key and an API will answer 401"
+                ));
+                true
+            }
+            Some(Some(t)) => match HeaderValue::from_str(&format!("Bearer {t}")) {
+                Ok(mut hv) => {
+                    hv.set_sensitive(true);
+                    redactor.add(t);
+                    headers.insert(AUTHORIZATION, hv);
+                    true
+                }
+                Err(_) => {
+                    let at = r
+                        .bearer_token
+                        .as_ref()
+                        .or(r.bearer_token_file.as_ref())
+                        .map_or(span.clone(), |s| s.span());
+                    self.d.push(
+                        at,
+                        ctx,
+                        "bearer_token: the token has characters not allowed in a header",
+                    );
+                    false
+                }
+            },
+        };
+
+        (headers, headers_ok && token_ok)
+    }
+
+    /// `interval` or `schedule` (not both), else `[defaults]`' interval (a chat probe's own
+    /// default when `[defaults]` sets none).
+    fn target_schedule(
+        &mut self,
+        r: &RawTarget,
+        span: Range<usize>,
+        ctx: &str,
+        def: &Defaults,
+        chat: bool,
+    ) -> Option<ScheduleSpec> {
+        match (&r.interval, &r.schedule) {
+            (Some(_), Some(s)) => {
+                self.d
+                    .push(s.span(), ctx, "set interval or schedule, not both");
+                None
+            }
+            (Some(_), None) => self
+                .duration(ctx, "interval", &r.interval, false)
+                .flatten()
+                .and_then(|d| {
+                    if d < Duration::from_millis(100) {
+                        let at = r.interval.as_ref().map_or(span.clone(), |s| s.span());
+                        self.d.push(at, ctx, "interval: must be at least 100ms");
+                        None
+                    } else {
+                        Some(ScheduleSpec::Interval(d))
+                    }
+                }),
+            (None, Some(s)) => self.string(ctx, "schedule", s, None).and_then(|text| {
+                ScheduleSpec::cron(text.trim())
+                    .map_err(|e| self.d.push(s.span(), ctx, format!("schedule: {e}")))
+                    .ok()
+            }),
+            (None, None) if chat && !def.interval_set => {
+                Some(ScheduleSpec::Interval(CHAT_INTERVAL))
+            }
+            (None, None) => Some(ScheduleSpec::Interval(def.interval)),
+        }
     }
 }

@@ -299,39 +299,25 @@ impl Dispatcher {
         let mut live: Vec<(OutboxRow, Notification)> = Vec::with_capacity(rows.len());
         for row in rows {
             let now = (self.clock)();
-            let n: Notification = match serde_json::from_str(&row.payload) {
-                Ok(n) => n,
+            let age = (now - row.created_at).to_std().unwrap_or_default();
+            let verdict = match serde_json::from_str::<Notification>(&row.payload) {
                 Err(e) => {
                     tracing::error!(channel = name, id = %row.id, "outbox row is not a notification ({e}); marked dead");
-                    let ids = [row.id.clone()];
-                    self.settle(
-                        name,
-                        &ids,
-                        Delivery::Dead,
-                        now,
-                        None,
-                        &format!("undecodable payload: {e}"),
-                    )
-                    .await;
-                    continue;
+                    Err(format!("undecodable payload: {e}"))
                 }
+                Ok(n) if age > self.max_age => {
+                    tracing::error!(channel = name, id = %row.id, target_name = %n.target, attempts = row.attempts, "notification not delivered within {}; marked dead", crate::fmt::human_duration(self.max_age));
+                    Err("delivery_max_age exceeded".to_string())
+                }
+                Ok(n) => Ok(n),
             };
-            let age = (now - row.created_at).to_std().unwrap_or_default();
-            if age > self.max_age {
-                tracing::error!(channel = name, id = %row.id, target_name = %n.target, attempts = row.attempts, "notification not delivered within {}; marked dead", crate::fmt::human_duration(self.max_age));
-                let ids = [row.id.clone()];
-                self.settle(
-                    name,
-                    &ids,
-                    Delivery::Dead,
-                    now,
-                    None,
-                    "delivery_max_age exceeded",
-                )
-                .await;
-                continue;
+            match verdict {
+                Ok(n) => live.push((row, n)),
+                Err(why) => {
+                    self.settle(name, &[row.id], Delivery::Dead, now, None, &why)
+                        .await
+                }
             }
-            live.push((row, n));
         }
         self.with_older_siblings(name, &mut live).await?;
         let units = if notifier.for_people() {
