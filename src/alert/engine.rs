@@ -236,7 +236,10 @@ impl Engine {
             self.note_failing(&target.name, result.health == crate::probe::Health::Down);
         }
         let host_side = matches!(result.side, Some(Side::Host { .. }));
-        let host_active = self.states.keys().any(|(n, _)| *n == self.host_name);
+        // Two lookups, not a scan: in a mass outage every target has a state.
+        let host_active = Severity::ALL
+            .into_iter()
+            .any(|sev| self.states.contains_key(&(self.host_name.clone(), sev)));
         let held = host_side
             || (host_active && crate::correlate::reach(&result.failures) == Reach::Unreachable);
         let mut obs = if held {
