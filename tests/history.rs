@@ -23,6 +23,7 @@ fn row(target: &str, t: DateTime<Utc>, health: Health, ms: f64) -> ResultRow {
         target: Arc::from(target),
         checked_at: t,
         health,
+        host_side: false,
         status: Some(if health == Health::Down { 503 } else { 200 }),
         total_ms: ms,
         failures: failures.into(),
@@ -55,6 +56,7 @@ fn expected_hour_ten() -> HourStats {
         count: 7,
         down: 1,
         degraded: 1,
+        host: 0,
         min_ms: Some(10.0),
         p50_ms: Some(30.0),
         p95_ms: Some(4000.0),
@@ -122,6 +124,48 @@ async fn hourly_aggregates_match_hand_computed_values() {
     // Up since the first up probe after the last degraded one (10:40).
     assert_eq!(report.since, Some(at(12, 1)));
     assert_eq!(report.last_result.unwrap()["latency_ms"], 50.0);
+}
+
+#[tokio::test]
+async fn failures_on_this_hosts_side_are_counted_apart_not_as_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let host = |m: u32| ResultRow {
+        host_side: true,
+        ..row("api", at(10, m), Health::Down, 800.0)
+    };
+    let rows = vec![
+        row("api", at(10, 0), Health::Up, 10.0),
+        row("api", at(10, 10), Health::Up, 20.0),
+        row("api", at(10, 20), Health::Down, 0.0),
+        host(30),
+        host(40),
+        row("api", at(10, 50), Health::Up, 30.0),
+    ];
+    store.insert_results(rows).await.unwrap();
+    let reader = Reader::open(dir.path()).unwrap();
+    let check = |h: &HourStats| {
+        assert_eq!((h.count, h.down, h.host, h.degraded), (6, 1, 2, 0), "{h:?}");
+        // Latency only of the probes that got an answer in time.
+        assert_eq!((h.min_ms, h.max_ms), (Some(10.0), Some(30.0)));
+    };
+    // From raw results, then from the hourly aggregate: the same.
+    let now = at(10, 55);
+    check(&reader.hourly("api", 1, now).await.unwrap()[0]);
+    let now = at(11, 6);
+    store
+        .aggregate_closed_hours(now, &StoreSettings::default())
+        .await
+        .unwrap();
+    check(&reader.hourly("api", 2, now).await.unwrap()[0]);
+    let report = reader.target("api", now).await.unwrap();
+    let day = &report.uptime[0];
+    assert_eq!((day.probes, day.down, day.host), (6, 1, 2));
+    // 5 of 6 probes not down: the two on this host's side are not held against the target.
+    assert_eq!(day.uptime_percent, Some(500.0 / 6.0));
+    assert_eq!(day.host_percent, Some(200.0 / 6.0));
+    // The latest result stands for what it was: up.
+    assert_eq!(report.health, Some(Health::Up));
 }
 
 #[tokio::test]

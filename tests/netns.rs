@@ -163,4 +163,17 @@ url = "{}"
     assert_eq!(real["target"], "vendor-1", "{real}");
     assert_eq!(real["status"], "firing");
     assert_eq!(stop_daemon(daemon).await, 0);
+
+    // The outage's probes were recorded, on this host's side: uptime does not hold them
+    // against the targets.
+    let reader = upwatch::store::Reader::open(&dir.path().join("state")).unwrap();
+    for i in 0..3 {
+        let name = format!("vendor-{i}");
+        let report = reader.target(&name, chrono::Utc::now()).await.unwrap();
+        let day = &report.uptime[0];
+        assert!(
+            day.host >= 20 && day.down <= 2 + u64::from(i == 1) * 5,
+            "{name}: {day:?}"
+        );
+    }
 }

@@ -53,6 +53,7 @@ async fn seed(state: &Path, now: DateTime<Utc>) {
                 target: Arc::from(*name),
                 checked_at: t,
                 health,
+                host_side: false,
                 status: Some(if health == Health::Down { 503 } else { 200 }),
                 total_ms: ms,
                 failures: match health {

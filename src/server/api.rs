@@ -119,6 +119,7 @@ fn hour_json(h: &HourStats) -> Value {
         "probes": h.count,
         "down": h.down,
         "degraded": h.degraded,
+        "host": h.host,
         "uptime_percent": h.uptime_percent(),
         "p50_ms": h.p50_ms,
         "p95_ms": h.p95_ms,
@@ -132,6 +133,7 @@ fn day_json(d: &HourStats) -> Value {
         "probes": d.count,
         "down": d.down,
         "degraded": d.degraded,
+        "host": d.host,
         "uptime_percent": d.uptime_percent(),
     })
 }

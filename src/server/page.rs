@@ -561,14 +561,29 @@ mod tests {
     fn segments_are_coloured_by_the_worst_outcome() {
         let mut h = HourStats::from_samples(0, std::iter::empty());
         assert_eq!(segment_class(&h), "none");
-        h = HourStats::from_samples(0, [(Health::Up, 1.0); 3].into_iter());
+        h = HourStats::from_samples(0, [(Health::Up.level().into(), 1.0); 3].into_iter());
         assert_eq!(segment_class(&h), "up");
-        h = HourStats::from_samples(0, [(Health::Up, 1.0), (Health::Degraded, 4.0)].into_iter());
+        h = HourStats::from_samples(
+            0,
+            [
+                (Health::Up.level().into(), 1.0),
+                (Health::Degraded.level().into(), 4.0),
+            ]
+            .into_iter(),
+        );
         assert_eq!(segment_class(&h), "degraded");
-        let mostly_up = std::iter::repeat_n((Health::Up, 1.0), 199).chain([(Health::Down, 0.0)]);
+        let mostly_up = std::iter::repeat_n((Health::Up.level().into(), 1.0), 199)
+            .chain([(Health::Down.level().into(), 0.0)]);
         h = HourStats::from_samples(0, mostly_up);
         assert_eq!(segment_class(&h), "partial");
-        h = HourStats::from_samples(0, [(Health::Up, 1.0), (Health::Down, 0.0)].into_iter());
+        h = HourStats::from_samples(
+            0,
+            [
+                (Health::Up.level().into(), 1.0),
+                (Health::Down.level().into(), 0.0),
+            ]
+            .into_iter(),
+        );
         assert_eq!(segment_class(&h), "down");
     }
 }

@@ -8,7 +8,6 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::read::HourStats;
 use super::{ms, Store, StoreError};
 use crate::config::StoreSettings;
-use crate::probe::Health;
 
 /// An hour is aggregated this long after it ends, so probes that started in it (and are
 /// still running or waiting in the writer's batch) are counted.
@@ -64,7 +63,7 @@ pub(crate) fn raw_samples(
     target: Option<&str>,
     from_ms: i64,
     to_ms: i64,
-) -> Result<Vec<(String, i64, Health, f64)>, StoreError> {
+) -> Result<Vec<(String, i64, i64, f64)>, StoreError> {
     let mut stmt = match target {
         Some(_) => c.prepare_cached(
             "SELECT target, checked_at, health, total_ms FROM result
@@ -87,14 +86,7 @@ pub(crate) fn raw_samples(
         Some(t) => stmt.query_map(params![from_ms, to_ms, t], map)?,
         None => stmt.query_map(params![from_ms, to_ms], map)?,
     };
-    let mut out = Vec::new();
-    for row in rows {
-        let (t, at, h, ms) = row?;
-        if let Some(h) = Health::from_level(h) {
-            out.push((t, at, h, ms));
-        }
-    }
-    Ok(out)
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 impl Store {
@@ -266,8 +258,8 @@ fn aggregate_next_hour(
     let samples = raw_samples(&tx, None, hour * 1000, (hour + 3600) * 1000)?;
     {
         let mut insert = tx.prepare_cached(
-            "INSERT OR REPLACE INTO hourly (target, hour, count, down, degraded, min_ms, p50_ms, p95_ms, p99_ms, max_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            "INSERT OR REPLACE INTO hourly (target, hour, count, down, degraded, min_ms, p50_ms, p95_ms, p99_ms, max_ms, host)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?;
         let mut i = 0;
         while i < samples.len() {
@@ -276,7 +268,7 @@ fn aggregate_next_hour(
             let s = HourStats::from_samples(hour, samples[i..j].iter().map(|s| (s.2, s.3)));
             insert.execute(params![
                 target, hour, s.count, s.down, s.degraded, s.min_ms, s.p50_ms, s.p95_ms, s.p99_ms,
-                s.max_ms
+                s.max_ms, s.host
             ])?;
             i = j;
         }

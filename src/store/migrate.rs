@@ -111,6 +111,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // result (results of many targets interleave in the table). Rebuilt once, at upgrade.
     "DROP INDEX result_by_target;
      CREATE INDEX result_by_target ON result (target, checked_at, health, total_ms);",
+    // 7: failures on this host's side (its network or resources) are stored with health 3
+    // and counted apart in the hourly aggregates, so uptime does not hold them against the
+    // target.
+    "ALTER TABLE hourly ADD COLUMN host INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// Newest schema version this binary knows.

@@ -417,6 +417,7 @@ mod tests {
                 target: Arc::from("api"),
                 checked_at: from_ms(5),
                 health: crate::probe::Health::Up,
+                host_side: false,
                 status: Some(200),
                 total_ms: 1.0,
                 failures: String::new(),
@@ -461,7 +462,7 @@ mod tests {
         }
         let err = Store::open_file(&path).unwrap_err().to_string();
         assert!(
-            err.contains("schema version 99, newer than this upwatch knows (6)"),
+            err.contains("schema version 99, newer than this upwatch knows (7)"),
             "{err}"
         );
         let c = Connection::open(&path).unwrap();

@@ -23,6 +23,18 @@ use super::{from_ms, ms, Db, StoreError, SCHEMA_VERSION};
 use crate::alert::{AlertPhase, AlertState};
 use crate::probe::{Failure, Health};
 
+/// The stored health of a result on this host's side: down, but not the target's fault
+/// (0, 1 and 2 are [`Health::level`]).
+pub const HOST_SIDE: i64 = 3;
+
+/// The health a stored level stands for (a host-side failure is down).
+pub fn health_of_level(level: i64) -> Option<Health> {
+    match level {
+        HOST_SIDE => Some(Health::Down),
+        l => Health::from_level(l),
+    }
+}
+
 /// Statistics of one target over one UTC hour.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HourStats {
@@ -34,6 +46,9 @@ pub struct HourStats {
     pub down: u64,
     /// Probes that were degraded.
     pub degraded: u64,
+    /// Probes that failed on this host's side (its network or resources): not counted as
+    /// down.
+    pub host: u64,
     /// Latency of probes that were not down, milliseconds (None when there were none).
     pub min_ms: Option<f64>,
     /// Median.
@@ -47,11 +62,19 @@ pub struct HourStats {
 }
 
 impl HourStats {
-    /// Statistics of `samples` (health, total latency ms).
-    pub fn from_samples(hour: i64, samples: impl Iterator<Item = (Health, f64)>) -> Self {
+    /// Statistics of `samples` (stored health level, total latency ms).
+    pub fn from_samples(hour: i64, samples: impl Iterator<Item = (i64, f64)>) -> Self {
         let mut s = HourStats::empty(hour);
         let mut lat = Vec::new();
-        for (h, ms) in samples {
+        for (level, ms) in samples {
+            if level == HOST_SIDE {
+                s.count += 1;
+                s.host += 1;
+                continue;
+            }
+            let Some(h) = Health::from_level(level) else {
+                continue;
+            };
             s.count += 1;
             match h {
                 Health::Down => s.down += 1,
@@ -77,6 +100,7 @@ impl HourStats {
             count: 0,
             down: 0,
             degraded: 0,
+            host: 0,
             min_ms: None,
             p50_ms: None,
             p95_ms: None,
@@ -85,7 +109,7 @@ impl HourStats {
         }
     }
 
-    /// Fraction of probes not down, as a percentage.
+    /// Fraction of probes not down, as a percentage (host-side failures are not down).
     pub fn uptime_percent(&self) -> Option<f64> {
         (self.count > 0).then(|| 100.0 * (self.count - self.down) as f64 / self.count as f64)
     }
@@ -115,6 +139,10 @@ pub struct Window {
     pub uptime_percent: Option<f64>,
     /// Probes degraded, percent.
     pub degraded_percent: Option<f64>,
+    /// Of the probes, those that failed on this host's side (not counted as down).
+    pub host: u64,
+    /// Probes that failed on this host's side, percent.
+    pub host_percent: Option<f64>,
 }
 
 impl Window {
@@ -123,6 +151,7 @@ impl Window {
         let probes: u64 = hours.iter().map(|h| h.count).sum();
         let down: u64 = hours.iter().map(|h| h.down).sum();
         let degraded: u64 = hours.iter().map(|h| h.degraded).sum();
+        let host: u64 = hours.iter().map(|h| h.host).sum();
         let pct = |n: u64| (probes > 0).then(|| 100.0 * n as f64 / probes as f64);
         Window {
             window,
@@ -131,6 +160,8 @@ impl Window {
             degraded,
             uptime_percent: pct(probes - down),
             degraded_percent: pct(degraded),
+            host,
+            host_percent: pct(host),
         }
     }
 }
@@ -447,6 +478,7 @@ fn by_day(series: &[HourStats], first_day: i64, days: u32) -> Vec<HourStats> {
             day.count += h.count;
             day.down += h.down;
             day.degraded += h.degraded;
+            day.host += h.host;
         }
     }
     out
@@ -532,7 +564,7 @@ fn hourly_series(
         .collect();
     let w = watermark(c)?.unwrap_or(i64::MIN);
     let mut stmt = c.prepare_cached(
-        "SELECT hour, count, down, degraded, min_ms, p50_ms, p95_ms, p99_ms, max_ms FROM hourly
+        "SELECT hour, count, down, degraded, min_ms, p50_ms, p95_ms, p99_ms, max_ms, host FROM hourly
          WHERE target = ?1 AND hour >= ?2 AND hour <= ?3 AND hour < ?4",
     )?;
     let rows = stmt.query_map(params![target, first, last, w], |r| {
@@ -541,6 +573,7 @@ fn hourly_series(
             count: r.get(1)?,
             down: r.get(2)?,
             degraded: r.get(3)?,
+            host: r.get(9)?,
             min_ms: r.get(4)?,
             p50_ms: r.get(5)?,
             p95_ms: r.get(6)?,
@@ -555,7 +588,7 @@ fn hourly_series(
     let raw_from = first.max(w);
     if raw_from <= last {
         let samples = raw_samples(c, Some(target), raw_from * 1000, (last + 3600) * 1000)?;
-        let mut per_hour: BTreeMap<i64, Vec<(Health, f64)>> = BTreeMap::new();
+        let mut per_hour: BTreeMap<i64, Vec<(i64, f64)>> = BTreeMap::new();
         for (_, at, h, ms) in samples {
             per_hour
                 .entry(at.div_euclid(3_600_000) * 3600)
@@ -591,7 +624,8 @@ fn target_report(
         Some((level, detail, shared)) => {
             // The current run began right after the last result with another health.
             let mut other_last: Option<i64> = None;
-            for other in (0..=2).filter(|l| *l != level) {
+            let health = health_of_level(level);
+            for other in (0..=HOST_SIDE).filter(|l| health_of_level(*l) != health) {
                 let m: Option<i64> = c.query_row(
                     "SELECT MAX(checked_at) FROM result WHERE target = ?1 AND health = ?2",
                     params![target, other],
@@ -605,7 +639,7 @@ fn target_report(
                 |r| r.get(0),
             )?;
             (
-                Health::from_level(level),
+                health,
                 since.map(from_ms),
                 Some(decode_detail(&detail, shared.as_deref())?),
             )
@@ -620,7 +654,7 @@ fn target_report(
     ];
     let mut lat: Vec<f64> = {
         let mut stmt = c.prepare_cached(
-            "SELECT total_ms FROM result WHERE target = ?1 AND checked_at >= ?2 AND health != 0",
+            "SELECT total_ms FROM result WHERE target = ?1 AND checked_at >= ?2 AND health IN (1, 2)",
         )?;
         let rows = stmt.query_map(
             params![target, ms(now - chrono::Duration::hours(24))],

@@ -40,6 +40,9 @@ pub struct ResultRow {
     pub checked_at: DateTime<Utc>,
     /// Verdict.
     pub health: Health,
+    /// A failure on this host's side (its network or resources): stored apart, so uptime
+    /// does not count it against the target.
+    pub host_side: bool,
     /// HTTP status, when a response arrived.
     pub status: Option<u16>,
     /// Total latency in milliseconds.
@@ -67,6 +70,8 @@ impl ResultRow {
             target: r.target.clone(),
             checked_at: r.checked_at,
             health: r.health,
+            host_side: r.health == Health::Down
+                && matches!(r.side, Some(crate::correlate::Side::Host { .. })),
             status: r.status,
             total_ms: crate::fmt::ms(r.total),
             failures: r
@@ -288,7 +293,11 @@ impl Store {
                     stmt.execute(params![
                         &*r.target,
                         at,
-                        r.health.level(),
+                        if r.host_side {
+                            super::read::HOST_SIDE
+                        } else {
+                            i64::from(r.health.level())
+                        },
                         r.status,
                         r.total_ms,
                         r.failures,
@@ -341,6 +350,7 @@ mod tests {
             target: Arc::from("api"),
             checked_at: super::super::from_ms(1_000),
             health: Health::Up,
+            host_side: false,
             status: Some(200),
             total_ms: 5.0,
             failures: String::new(),
