@@ -109,10 +109,17 @@ impl HourStats {
         }
     }
 
-    /// Fraction of probes not down, as a percentage (host-side failures are not down).
+    /// Fraction of probes not down, as a percentage, over the probes that could judge the
+    /// target: those that failed on this host's side count neither way.
     pub fn uptime_percent(&self) -> Option<f64> {
-        (self.count > 0).then(|| 100.0 * (self.count - self.down) as f64 / self.count as f64)
+        uptime(self.count, self.down, self.host)
     }
+}
+
+/// Percent of `probes - host` that were not down; `None` when none could judge.
+fn uptime(probes: u64, down: u64, host: u64) -> Option<f64> {
+    let judged = probes.saturating_sub(host);
+    (judged > 0).then(|| 100.0 * judged.saturating_sub(down) as f64 / judged as f64)
 }
 
 /// Nearest-rank percentile of sorted `v`.
@@ -135,7 +142,8 @@ pub struct Window {
     pub down: u64,
     /// Of which degraded.
     pub degraded: u64,
-    /// Probes not down, percent (None without probes).
+    /// Probes not down, percent of those not failed on this host's side (None without
+    /// such probes).
     pub uptime_percent: Option<f64>,
     /// Probes degraded, percent.
     pub degraded_percent: Option<f64>,
@@ -158,7 +166,7 @@ impl Window {
             probes,
             down,
             degraded,
-            uptime_percent: pct(probes - down),
+            uptime_percent: uptime(probes, down, host),
             degraded_percent: pct(degraded),
             host,
             host_percent: pct(host),
