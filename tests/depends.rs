@@ -17,32 +17,14 @@ async fn a_failing_parent_is_one_alert_naming_its_children() {
     let stubborn = FlipServer::start(200).await;
     let hook = Receiver::start(Behaviour::Ok).await;
     let dir = tempfile::tempdir().unwrap();
-    let mut text = format!(
-        r#"
-[daemon]
-state_dir = "state"
-listen = "127.0.0.1:0"
-
-[alerting]
-failure_threshold = 2
-success_threshold = 1
-repeat_interval = "0s"
-channels = ["hook"]
-
-[[channel]]
-name = "hook"
-type = "webhook"
-url = "{}"
-
-[[target]]
-name = "gateway"
-url = "{}"
-interval = "500ms"
-timeout = "400ms"
-"#,
-        hook.url(),
-        gateway.url()
+    let mut text = daemon_config(
+        "failure_threshold = 2\nsuccess_threshold = 1\nrepeat_interval = \"0s\"",
+        &[("hook", "webhook", hook.url())],
     );
+    text.push_str(&format!(
+        "\n[[target]]\nname = \"gateway\"\nurl = \"{}\"\ninterval = \"500ms\"\ntimeout = \"400ms\"\n",
+        gateway.url()
+    ));
     for i in 1..=5 {
         let url = if i == 5 { stubborn.url() } else { models.url() };
         text.push_str(&format!(

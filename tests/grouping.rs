@@ -31,32 +31,9 @@ async fn thirty_targets_failing_together_are_a_few_slack_messages_and_sixty_webh
     let chat = Receiver::start(Behaviour::Ok).await;
     let hook = Receiver::start(Behaviour::Ok).await;
     let dir = tempfile::tempdir().unwrap();
-    let mut text = format!(
-        r#"
-[daemon]
-state_dir = "state"
-listen = "127.0.0.1:0"
-
-[alerting]
-failure_threshold = 1
-success_threshold = 1
-repeat_interval = "0s"
-channels = ["chat", "hook"]
-group_wait = "2s"
-group_interval = "4s"
-
-[[channel]]
-name = "chat"
-type = "slack"
-url = "{}"
-
-[[channel]]
-name = "hook"
-type = "webhook"
-url = "{}"
-"#,
-        chat.url(),
-        hook.url()
+    let mut text = daemon_config(
+        "failure_threshold = 1\nsuccess_threshold = 1\nrepeat_interval = \"0s\"\ngroup_wait = \"2s\"\ngroup_interval = \"4s\"",
+        &[("chat", "slack", chat.url()), ("hook", "webhook", hook.url())],
     );
     for i in 1..=TARGETS {
         text.push_str(&format!(

@@ -62,32 +62,9 @@ async fn scenario() {
     let hook = Receiver::start(Behaviour::Ok).await;
     let chat = Receiver::start(Behaviour::Ok).await;
     let dir = tempfile::tempdir().unwrap();
-    let mut text = format!(
-        r#"
-[daemon]
-state_dir = "state"
-listen = "127.0.0.1:0"
-
-[alerting]
-failure_threshold = 2
-success_threshold = 2
-repeat_interval = "0s"
-channels = ["hook", "chat"]
-group_wait = "1s"
-group_interval = "2s"
-
-[[channel]]
-name = "hook"
-type = "webhook"
-url = "{}"
-
-[[channel]]
-name = "chat"
-type = "slack"
-url = "{}"
-"#,
-        hook.url(),
-        chat.url()
+    let mut text = daemon_config(
+        "failure_threshold = 2\nsuccess_threshold = 2\nrepeat_interval = \"0s\"\ngroup_wait = \"1s\"\ngroup_interval = \"2s\"",
+        &[("hook", "webhook", hook.url()), ("chat", "slack", chat.url())],
     );
     for (i, t) in targets.iter().enumerate() {
         text.push_str(&format!(

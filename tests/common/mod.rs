@@ -721,6 +721,24 @@ pub fn status_fixture(path: &str) -> Bytes {
     Bytes::from(std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}")))
 }
 
+/// The start of a daemon's config: `[daemon]` (state beside the config, port 0), then
+/// `[alerting]` with `alerting`'s keys and every channel as its default routing, then one
+/// `[[channel]]` per (name, type, url). Targets follow.
+pub fn daemon_config(alerting: &str, channels: &[(&str, &str, String)]) -> String {
+    let names: Vec<String> = channels.iter().map(|(n, _, _)| format!("{n:?}")).collect();
+    let mut text = format!(
+        "[daemon]\nstate_dir = \"state\"\nlisten = \"127.0.0.1:0\"\n\n[alerting]\n{}\nchannels = [{}]\n",
+        alerting.trim(),
+        names.join(", ")
+    );
+    for (name, kind, url) in channels {
+        text.push_str(&format!(
+            "\n[[channel]]\nname = \"{name}\"\ntype = \"{kind}\"\nurl = \"{url}\"\n"
+        ));
+    }
+    text
+}
+
 /// Starts `upwatch --config CONFIG run` as a child process (killed if the test drops it).
 pub fn spawn_daemon(config: &Path) -> tokio::process::Child {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_upwatch"))
