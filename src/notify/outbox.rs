@@ -3,7 +3,7 @@
 //! and full jitter (never sooner than the receiver's `Retry-After`) until `max_age`, then the
 //! row is marked dead and logged at error level. Rows survive restarts in the store.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -55,6 +55,8 @@ pub struct Wakers {
 struct Spill {
     /// Not yet delivered (or waiting for a retry).
     rows: Vec<OutboxRow>,
+    /// The ids of `rows`, so a long outage of the disk does not make each commit quadratic.
+    held: HashSet<String>,
     /// Delivered (or given up) from memory, by id, with when: the store's copy, once it
     /// has one, is recorded so instead of being sent.
     settled: HashMap<String, (DateTime<Utc>, Delivery)>,
@@ -94,7 +96,8 @@ impl Wakers {
     pub fn hold_in_memory(&self, rows: &[OutboxRow]) {
         let mut spill = self.spill();
         for row in rows {
-            if !spill.rows.iter().any(|r| r.id == row.id) && !spill.settled.contains_key(&row.id) {
+            if !spill.held.contains(&row.id) && !spill.settled.contains_key(&row.id) {
+                spill.held.insert(row.id.clone());
                 spill.rows.push(row.clone());
             }
         }
@@ -111,7 +114,11 @@ impl Wakers {
         if spill.rows.is_empty() {
             return;
         }
-        spill.rows.retain(|r| !rows.iter().any(|x| x.id == r.id));
+        let recorded: HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        spill.rows.retain(|r| !recorded.contains(r.id.as_str()));
+        for id in recorded {
+            spill.held.remove(id);
+        }
     }
 
     /// How many rows wait in memory.
@@ -151,15 +158,16 @@ impl Wakers {
         next: Option<DateTime<Utc>>,
     ) {
         let mut spill = self.spill();
-        let held: Vec<String> = ids
+        let held: HashSet<String> = ids
             .iter()
-            .filter(|id| spill.rows.iter().any(|r| &r.id == *id))
+            .filter(|id| spill.held.contains(*id))
             .cloned()
             .collect();
         match outcome {
             Delivery::Delivered | Delivery::Dead => {
                 spill.rows.retain(|r| !held.contains(&r.id));
                 for id in held {
+                    spill.held.remove(&id);
                     spill.settled.insert(id, (now, outcome));
                 }
             }
