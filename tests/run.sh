@@ -28,6 +28,8 @@ fi
 command -v bwrap >/dev/null 2>&1 || apt_for "the container test" bubblewrap
 # systemd-analyze only: nothing boots.
 command -v systemd-analyze >/dev/null 2>&1 || apt_for "the unit test" systemd
+# ip, for the test that takes loopback down in a private network namespace.
+command -v ip >/dev/null 2>&1 || apt_for "the network namespace test" iproute2
 # Real Prometheus tooling for the Alertmanager channel and the shipped rules (Debian's
 # packages, unpacked under target/, no service started).
 UPWATCH_PROM_TOOLS="$(bash tests/prometheus_tools.sh)"
