@@ -172,13 +172,18 @@ fn standing((answered, unreachable): (u32, u32)) -> (bool, bool) {
 }
 
 impl HostTally {
-    /// Records `target`'s latest result: its host and how far it got.
-    pub fn record(&mut self, target: &Arc<str>, host: &Arc<str>, reach: Reach) {
+    /// Records `target`'s latest result: its host and how far it got. Each distinct host
+    /// is allocated once, shared by its targets.
+    pub fn record(&mut self, target: &Arc<str>, host: &str, reach: Reach) {
+        let host = match self.hosts.get_key_value(host) {
+            Some((shared, _)) => shared.clone(),
+            None => Arc::from(host),
+        };
         let before = self.latest.insert(target.clone(), (host.clone(), reach));
         if let Some((old_host, old)) = before {
             self.count(&old_host, old, false);
         }
-        self.count(host, reach, true);
+        self.count(&host, reach, true);
     }
 
     fn count(&mut self, host: &Arc<str>, reach: Reach, add: bool) {
@@ -280,10 +285,10 @@ pub fn explain_batch(results: &mut [ProbeResult], word_of: impl Fn(&str) -> Opti
         r.vendor = word_of(&r.target);
     }
     let mut tally = HostTally::default();
-    let hosts: Vec<Arc<str>> = results
+    let hosts: Vec<String> = results
         .iter()
         .map(|r| {
-            let host: Arc<str> = Arc::from(host_of(&r.url));
+            let host = host_of(&r.url);
             tally.record(&r.target, &host, reach(&r.failures));
             host
         })
@@ -579,11 +584,11 @@ mod tests {
     fn other_hosts_count_once_each() {
         let a = |s: &str| Arc::<str>::from(s);
         let mut t = HostTally::default();
-        t.record(&a("t1"), &a("a.example"), Reach::Unreachable);
-        t.record(&a("t2"), &a("b.example"), Reach::Unreachable);
-        t.record(&a("t3"), &a("b.example"), Reach::Answered);
-        t.record(&a("t4"), &a("c.example"), Reach::Local);
-        t.record(&a("t5"), &a("mine.example"), Reach::Answered);
+        t.record(&a("t1"), "a.example", Reach::Unreachable);
+        t.record(&a("t2"), "b.example", Reach::Unreachable);
+        t.record(&a("t3"), "b.example", Reach::Answered);
+        t.record(&a("t4"), "c.example", Reach::Local);
+        t.record(&a("t5"), "mine.example", Reach::Answered);
         assert_eq!(
             t.others("mine.example"),
             Others {
@@ -592,7 +597,7 @@ mod tests {
             }
         );
         // t3 now fails too: b.example is unreachable, and with a.example that is all.
-        t.record(&a("t3"), &a("b.example"), Reach::Unreachable);
+        t.record(&a("t3"), "b.example", Reach::Unreachable);
         assert!(t.others("mine.example").all_down());
         assert_eq!(
             t.others("a.example"),
@@ -603,7 +608,7 @@ mod tests {
             "mine.example still answers"
         );
         // A target moving to another host (a reload) leaves the old one.
-        t.record(&a("t5"), &a("d.example"), Reach::Unreachable);
+        t.record(&a("t5"), "d.example", Reach::Unreachable);
         assert_eq!(
             t.others("x"),
             Others {

@@ -3,6 +3,7 @@
 //! changes, incidents and the notifications they cause are committed to the store in one
 //! transaction before the channels are woken. Every result takes this one path.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -44,8 +45,6 @@ pub struct Pipeline {
     recorded: HashMap<Arc<str>, (serde_json::Value, chrono::DateTime<chrono::Utc>)>,
     /// The last model catalog of each target that reads one (loaded from the store).
     catalogs: HashMap<Arc<str>, Vec<String>>,
-    /// Each target's host (the URL's), computed once.
-    hosts: HashMap<Arc<str>, Arc<str>>,
     /// Each host's standing from its targets' latest probes (which side a failure is on
     /// depends on the other hosts).
     tally: HostTally,
@@ -69,18 +68,6 @@ impl Pipeline {
                 .iter()
                 .map(|t| (t.name.clone(), t.clone()))
                 .collect(),
-            hosts: {
-                // One allocation per distinct host, shared by its targets.
-                let mut interned: HashMap<&str, Arc<str>> = HashMap::new();
-                targets
-                    .iter()
-                    .map(|t| {
-                        let host = t.url.host_str().unwrap_or(&t.name);
-                        let shared = interned.entry(host).or_insert_with(|| Arc::from(host));
-                        (t.name.clone(), shared.clone())
-                    })
-                    .collect()
-            },
             pages: HashMap::new(),
             vendor: HashMap::new(),
             recorded: HashMap::new(),
@@ -221,9 +208,9 @@ impl Pipeline {
     /// Logs, counts and records one result, and steps its alerts. A result that is not up
     /// carries the word of the target's status page, when it links one.
     pub async fn handle(&mut self, r: &ProbeResult) {
-        let host: Arc<str> = match self.hosts.get(&r.target) {
-            Some(h) => h.clone(),
-            None => Arc::from(host_of(&r.url)),
+        let host: Cow<'_, str> = match self.targets.get(&r.target) {
+            Some(t) => Cow::Borrowed(t.url.host_str().unwrap_or(&t.name)),
+            None => Cow::Owned(host_of(&r.url)),
         };
         self.tally.record(&r.target, &host, reach(&r.failures));
         let explained;

@@ -31,7 +31,7 @@ impl<'a> Digest<'a> {
     }
 
     /// Whether any message in the batch is a `test-alert`.
-    pub fn test(&self) -> bool {
+    fn test(&self) -> bool {
         self.all().any(|n| n.test)
     }
 

@@ -121,11 +121,6 @@ impl Wakers {
         }
     }
 
-    /// How many rows wait in memory.
-    pub fn in_memory(&self) -> usize {
-        self.spill().rows.len()
-    }
-
     fn due_in_memory(&self, channel: &str, now: DateTime<Utc>) -> Vec<OutboxRow> {
         self.spill()
             .rows
