@@ -161,12 +161,6 @@ pub async fn run_with(
         location: config.daemon.location.clone(),
         clock: clock.clone(),
     });
-    let server_cancel = root.child_token();
-    let mut server = tokio::spawn(crate::server::serve(
-        listener,
-        server_state,
-        server_cancel.clone(),
-    ));
     let wakers = Wakers::new(notifiers.iter().map(|n| n.name()));
     let dispatcher = Dispatcher {
         store: store.clone(),
@@ -226,6 +220,14 @@ pub async fn run_with(
     );
     runner::spawn_targets(&config, &tls, tx, cancel.clone(), &tracker, &heartbeat);
     tracker.close();
+    // Served only once every target is known to the heartbeat, so the first `/healthz`
+    // already counts them all.
+    let server_cancel = root.child_token();
+    let mut server = tokio::spawn(crate::server::serve(
+        listener,
+        server_state,
+        server_cancel.clone(),
+    ));
     let sd = crate::sdnotify::SdNotify::from_env();
     let supervisor = tokio::spawn(supervise(
         sd,

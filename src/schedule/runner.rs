@@ -13,7 +13,7 @@ use tokio_util::task::TaskTracker;
 use super::etiquette::{self, Gate};
 use super::heartbeat::SLACK;
 use super::{Heartbeat, Ticker};
-use crate::config::Config;
+use crate::config::{Config, Target};
 use crate::probe::tls::TlsConfigs;
 use crate::probe::{ProbeResult, TargetProber};
 
@@ -39,6 +39,10 @@ pub fn spawn_targets(
         // Cron targets have no offset, and a cron ticker ignores it.
         let offset = offsets.get(&*target.name).copied().unwrap_or_default();
         let ticker = Ticker::at_offset(&target.schedule, offset, start);
+        // Known to the heartbeat before its task first runs, so `/healthz` never counts
+        // fewer targets than the config has.
+        let first = offset + target.schedule.nominal_period(chrono::Utc::now());
+        heartbeat.expect_by(&target.name, start + first + budget(target));
         let gate = gates
             .get(&target.name)
             .cloned()
@@ -55,6 +59,12 @@ pub fn spawn_targets(
     }
 }
 
+/// The longest one probe may take: every attempt timing out, plus the waits between,
+/// plus [`SLACK`].
+fn budget(t: &Target) -> Duration {
+    t.timeout * (t.retries + 1) + t.retry_delay * t.retries + SLACK
+}
+
 /// Runs one target until `cancel` fires or the results consumer is gone.
 pub async fn run_target(
     mut prober: TargetProber,
@@ -66,11 +76,9 @@ pub async fn run_target(
     heartbeat: Heartbeat,
 ) {
     let name = prober.target().name.clone();
-    // The longest one probe may take: every attempt timing out, plus the waits between.
-    let t = prober.target();
-    let budget = t.timeout * (t.retries + 1) + t.retry_delay * t.retries + SLACK;
+    let budget = budget(prober.target());
     // Backoff after a 429 counts in these.
-    let period = t.schedule.nominal_period(chrono::Utc::now());
+    let period = prober.target().schedule.nominal_period(chrono::Utc::now());
     loop {
         let now = Instant::now();
         // While the gate is held (a 429), plan from the end of the hold: the ticks before
