@@ -82,6 +82,42 @@ pub async fn run(
     run_with(config, clock, stop, |_| {}).await
 }
 
+/// Raises the open-file limit and sizes the HTTP server's connection cap to leave the
+/// probes, store and outbox their reserve.
+fn http_limits(config: &Config) -> crate::server::conns::Limits {
+    let kept = config.targets.iter().filter(|t| t.reuse_connection).count();
+    let reserve = crate::rlimit::reserve(
+        config.daemon.max_concurrency,
+        kept + config.status_pages.len(),
+        config.channels.len(),
+    );
+    let max_connections = match crate::rlimit::raise_nofile() {
+        Ok(n) => {
+            let cap = crate::rlimit::connection_cap(config.daemon.max_connections, n.soft, reserve);
+            match n.raised_from {
+                Some(from) => tracing::info!(soft = n.soft, hard = n.hard, "open-file limit raised from {from} to {}; {reserve} kept for probes, the store and the outbox", n.soft),
+                None => tracing::info!(soft = n.soft, hard = n.hard, "open-file limit {}; {reserve} kept for probes, the store and the outbox", n.soft),
+            }
+            if cap < config.daemon.max_connections {
+                tracing::warn!(
+                    "the HTTP server holds at most {cap} connection(s), not max_connections = {}: the open-file limit ({}) leaves no more beside the reserve; raise LimitNOFILE (systemd) or `ulimit -n`",
+                    config.daemon.max_connections,
+                    n.soft
+                );
+            }
+            cap
+        }
+        Err(e) => {
+            tracing::warn!("cannot read the open-file limit ({e}); the HTTP server holds at most max_connections = {}", config.daemon.max_connections);
+            config.daemon.max_connections
+        }
+    };
+    crate::server::conns::Limits {
+        max_connections,
+        header_timeout: config.daemon.header_timeout,
+    }
+}
+
 /// [`run`], calling `on_listen` with the server's bound address once it listens (tests
 /// bind port 0 and need to learn the port).
 pub async fn run_with(
@@ -100,6 +136,7 @@ pub async fn run_with(
             .map_or("?", |(_, k)| *k);
         tracing::info!("daemon.{key} comes from the environment ({var}), not the file");
     }
+    let limits = http_limits(&config);
     let (tls, tls_warnings) = TlsConfigs::build(config.targets.iter().map(|t| t.as_ref()))?;
     for w in &tls_warnings {
         tracing::warn!("{w}");
@@ -226,6 +263,7 @@ pub async fn run_with(
     let mut server = tokio::spawn(crate::server::serve(
         listener,
         server_state,
+        limits,
         server_cancel.clone(),
     ));
     let sd = crate::sdnotify::SdNotify::from_env();

@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod notify;
 pub mod pipeline;
 pub mod probe;
+pub mod rlimit;
 pub mod schedule;
 pub mod sdnotify;
 pub mod secret;

@@ -25,6 +25,8 @@ pub(crate) struct RawDaemon {
     pub log_format: S<String>,
     pub location: S<String>,
     pub max_concurrency: S<i64>,
+    pub max_connections: S<i64>,
+    pub header_timeout: S<String>,
     pub shutdown_grace: S<String>,
     pub api_token: S<String>,
     pub api_token_file: S<String>,

@@ -94,6 +94,12 @@ pub struct Daemon {
     pub location: String,
     /// Most probes in flight at once.
     pub max_concurrency: usize,
+    /// Most connections the HTTP server holds open at once (also bounded by the
+    /// open-file limit, see [`crate::rlimit`]).
+    pub max_connections: usize,
+    /// How long a client may take to send a request's head, and how long a kept-alive
+    /// connection may sit idle between requests.
+    pub header_timeout: Duration,
     /// How long shutdown waits for in-flight work.
     pub shutdown_grace: Duration,
     /// When set, the API and page need `Authorization: Bearer <token>`.

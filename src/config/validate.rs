@@ -353,6 +353,9 @@ impl Validator<'_> {
         };
         let location = self.env_override("UPWATCH_LOCATION", ctx, location, check_location);
         let max_concurrency = self.int_in(ctx, "max_concurrency", &r.max_concurrency, 1..1_000_001);
+        let max_connections =
+            self.int_in(ctx, "max_connections", &r.max_connections, 1..1_000_001);
+        let header_timeout = self.duration(ctx, "header_timeout", &r.header_timeout, false);
         let grace = self.duration(ctx, "shutdown_grace", &r.shutdown_grace, true);
         let api_token = match (&r.api_token, &r.api_token_file) {
             (None, None) => Some(None),
@@ -405,6 +408,8 @@ impl Validator<'_> {
             log_format: log_format?,
             location: location?,
             max_concurrency: max_concurrency?.map_or(256, |n| n as usize),
+            max_connections: max_connections?.map_or(256, |n| n as usize),
+            header_timeout: header_timeout?.unwrap_or(Duration::from_secs(10)),
             shutdown_grace: grace?.unwrap_or(Duration::from_secs(10)),
         })
     }

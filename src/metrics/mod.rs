@@ -54,6 +54,11 @@ struct PageL {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonL {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VersionL {
     version: &'static str,
 }
@@ -67,6 +72,7 @@ struct Inner {
     notifications: Family<ChannelL, Counter>,
     outbox_pending: Gauge,
     alerts_unsaved: Gauge,
+    http_shed: Family<ReasonL, Counter>,
     store_flush: Histogram,
     store_rows: Counter,
     page_overall: Family<PageL, Gauge>,
@@ -137,6 +143,15 @@ impl Metrics {
             "upwatch_alert_changes_unsaved",
             "Alert state changes and notifications the store could not record (a full disk): kept in memory, notifications delivered from it, written when the store takes them again",
             alerts_unsaved.clone(),
+        );
+        let http_shed = Family::<ReasonL, Counter>::default();
+        for reason in ["evicted", "refused"] {
+            let _ = http_shed.get_or_create(&ReasonL { reason });
+        }
+        registry.register(
+            "upwatch_http_connections_shed",
+            "Connections the HTTP server closed at its connection cap: evicted (an idle or slow one, to make room) or refused (every held one was busy)",
+            http_shed.clone(),
         );
         let build_info = Family::<VersionL, Gauge>::default();
         build_info
@@ -212,9 +227,19 @@ impl Metrics {
             notifications,
             outbox_pending,
             alerts_unsaved,
+            http_shed,
             store_flush,
             store_rows,
         }))
+    }
+
+    /// Counts a connection the HTTP server closed at its cap.
+    pub fn http_shed(&self, shed: crate::server::conns::Shed) {
+        let reason = match shed {
+            crate::server::conns::Shed::Evicted => "evicted",
+            crate::server::conns::Shed::Refused => "refused",
+        };
+        self.0.http_shed.get_or_create(&ReasonL { reason }).inc();
     }
 
     /// Records one status page reading.

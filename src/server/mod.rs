@@ -3,6 +3,7 @@
 //! read-only connection, the metrics registry, and the scheduler's heartbeat.
 
 pub mod api;
+pub mod conns;
 pub mod page;
 
 use std::net::SocketAddr;
@@ -102,15 +103,15 @@ pub fn router(state: Arc<ServerState>) -> Router {
         .with_state(state)
 }
 
-/// Serves until `cancel` fires.
-pub async fn serve(listener: TcpListener, state: Arc<ServerState>, cancel: CancellationToken) {
-    let app = router(state);
-    if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { cancel.cancelled().await })
-        .await
-    {
-        tracing::error!("HTTP server failed: {e}");
-    }
+/// Serves until `cancel` fires, holding connections within `limits`.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<ServerState>,
+    limits: conns::Limits,
+    cancel: CancellationToken,
+) {
+    let metrics = state.metrics.clone();
+    conns::accept_loop(listener, router(state), limits, Some(metrics), cancel).await;
 }
 
 async fn require_token(

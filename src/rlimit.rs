@@ -1,0 +1,109 @@
+//! The open-file limit, and how it is shared. A socket is a file: a daemon whose HTTP port
+//! can take every descriptor cannot open one to probe, and would blame healthy targets.
+//! So at start the soft limit is raised to the hard one (as Go's runtime does), and the
+//! HTTP server may hold only what is left after a reserve for probes, the store and the
+//! outbox.
+
+/// The open-file limit after [`raise_nofile`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoFile {
+    /// The soft limit now in force.
+    pub soft: u64,
+    /// The hard limit (the ceiling an unprivileged process may raise to).
+    pub hard: u64,
+    /// The soft limit before, when it was raised.
+    pub raised_from: Option<u64>,
+}
+
+/// Descriptors the daemon keeps besides probes and HTTP clients: the store (database, WAL,
+/// shared memory, reader), the outbox's SMTP and webhook connections, the listening
+/// socket, stdio, the runtime's event queue and some slack.
+const BASE_RESERVE: u64 = 64;
+
+/// Raises the soft open-file limit to the hard limit. Never fails the start: when the
+/// limit cannot be read or raised, the current figure is reported as it is.
+pub fn raise_nofile() -> std::io::Result<NoFile> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit into the struct we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let before = lim.rlim_cur;
+    // RLIM_INFINITY as a hard limit is not accepted as a soft one on Linux; nr_open (about a
+    // million) is the real ceiling, and a million is plenty.
+    let hard = if lim.rlim_max == libc::RLIM_INFINITY {
+        1 << 20
+    } else {
+        lim.rlim_max
+    };
+    if before >= hard {
+        return Ok(NoFile {
+            soft: before as u64,
+            hard: lim.rlim_max as u64,
+            raised_from: None,
+        });
+    }
+    let raised = libc::rlimit {
+        rlim_cur: hard,
+        rlim_max: lim.rlim_max,
+    };
+    // SAFETY: setrlimit reads one rlimit from a struct we own.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
+        return Ok(NoFile {
+            soft: before as u64,
+            hard: lim.rlim_max as u64,
+            raised_from: None,
+        });
+    }
+    Ok(NoFile {
+        soft: hard as u64,
+        hard: lim.rlim_max as u64,
+        raised_from: Some(before as u64),
+    })
+}
+
+/// Descriptors kept away from the HTTP server: every probe that may be in flight, every
+/// connection kept open between probes, and [`BASE_RESERVE`].
+pub fn reserve(max_concurrency: usize, kept_connections: usize, channels: usize) -> u64 {
+    BASE_RESERVE + max_concurrency as u64 + kept_connections as u64 + channels as u64
+}
+
+/// How many connections the HTTP server may hold: the configured cap, lowered so that
+/// `reserve` descriptors always stay free, but never below a handful (a server that can
+/// hold none is worse than one that competes a little).
+pub fn connection_cap(max_connections: usize, soft: u64, reserve: u64) -> usize {
+    let room = soft.saturating_sub(reserve).max(MIN_CONNECTIONS as u64);
+    (max_connections as u64).min(room) as usize
+}
+
+/// The fewest connections the HTTP server is allowed, whatever the limit.
+pub const MIN_CONNECTIONS: usize = 8;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cap_leaves_the_reserve_free() {
+        // The common default of 1,024 with 256 probes in flight.
+        let r = reserve(256, 10, 3);
+        assert_eq!(r, 64 + 256 + 10 + 3);
+        assert_eq!(connection_cap(256, 1024, r), 256);
+        assert_eq!(connection_cap(1000, 1024, r), 1024 - r as usize);
+        // A limit below the reserve still leaves the server a handful.
+        assert_eq!(connection_cap(256, 100, r), MIN_CONNECTIONS);
+        assert_eq!(connection_cap(4, 1 << 20, r), 4);
+    }
+
+    #[test]
+    fn raising_reaches_the_hard_limit() {
+        let n = raise_nofile().expect("getrlimit works on Linux");
+        assert!(n.soft >= 1, "{n:?}");
+        if n.hard != libc::RLIM_INFINITY as u64 {
+            assert_eq!(n.soft, n.hard, "{n:?}");
+        }
+    }
+}
