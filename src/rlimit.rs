@@ -41,8 +41,8 @@ pub fn raise_nofile() -> std::io::Result<NoFile> {
     };
     if before >= hard {
         return Ok(NoFile {
-            soft: before as u64,
-            hard: lim.rlim_max as u64,
+            soft: before,
+            hard: lim.rlim_max,
             raised_from: None,
         });
     }
@@ -53,15 +53,15 @@ pub fn raise_nofile() -> std::io::Result<NoFile> {
     // SAFETY: setrlimit reads one rlimit from a struct we own.
     if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
         return Ok(NoFile {
-            soft: before as u64,
-            hard: lim.rlim_max as u64,
+            soft: before,
+            hard: lim.rlim_max,
             raised_from: None,
         });
     }
     Ok(NoFile {
-        soft: hard as u64,
-        hard: lim.rlim_max as u64,
-        raised_from: Some(before as u64),
+        soft: hard,
+        hard: lim.rlim_max,
+        raised_from: Some(before),
     })
 }
 
@@ -102,7 +102,7 @@ mod tests {
     fn raising_reaches_the_hard_limit() {
         let n = raise_nofile().expect("getrlimit works on Linux");
         assert!(n.soft >= 1, "{n:?}");
-        if n.hard != libc::RLIM_INFINITY as u64 {
+        if n.hard != libc::RLIM_INFINITY {
             assert_eq!(n.soft, n.hard, "{n:?}");
         }
     }

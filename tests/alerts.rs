@@ -596,3 +596,56 @@ fn the_hosts_own_trouble_holds_target_alerts_and_is_one_alert() {
     assert_eq!(sent[2..], [("api".to_string(), TransitionKind::Firing)]);
     assert_eq!(sent.len(), 3);
 }
+
+#[test]
+fn a_descriptor_shortage_that_hits_some_probes_keeps_the_host_alert_firing() {
+    use upwatch::correlate::{HostCause, Side};
+    let cfg = config(
+        "[alerting]\nfailure_threshold = 1\nsuccess_threshold = 1\nrepeat_interval = \"0s\"\nchannels = [\"hook\"]\n\n\
+         [[channel]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9/h\"\n\n\
+         [[target]]\nname = \"kept\"\nurl = \"http://127.0.0.1:9/k\"\n",
+    );
+    let (engine, _) =
+        upwatch::alert::engine::Engine::resume(vec![], &cfg.alert_names(), "local", vec![]);
+    let mut engine = engine.with_host_policy(cfg.alerting.policy.clone());
+    let (api, kept) = (&cfg.targets[0], &cfg.targets[1]);
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap();
+    let at = |s: i64| t0 + chrono::Duration::seconds(s);
+    let starved = |s: i64| {
+        let mut r = result(true, at(s));
+        r.failures = vec![Failure::new(
+            FailureKind::LocalResource,
+            "connect: Too many open files (os error 24)",
+        )];
+        r.side = Some(Side::Host {
+            cause: HostCause::Resources,
+        });
+        r
+    };
+    let mut sent = Vec::new();
+    // "api" cannot open a socket, every second; "kept" answers on its kept connection.
+    for s in 0..10 {
+        for n in engine.observe(api, &starved(s), at(s)).notifications {
+            sent.push((n.1.target, n.1.kind));
+        }
+        for n in engine
+            .observe(kept, &result(false, at(s)), at(s))
+            .notifications
+        {
+            sent.push((n.1.target, n.1.kind));
+        }
+    }
+    assert_eq!(
+        sent,
+        vec![("@host".to_string(), TransitionKind::Firing)],
+        "one firing, no flapping"
+    );
+    // The shortage ends: the starved target answers again, and the host resolves.
+    for n in engine
+        .observe(api, &result(false, at(10)), at(10))
+        .notifications
+    {
+        sent.push((n.1.target, n.1.kind));
+    }
+    assert_eq!(sent[1..], [("@host".to_string(), TransitionKind::Resolved)]);
+}

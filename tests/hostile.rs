@@ -20,7 +20,9 @@ fn free_port() -> u16 {
 /// `upwatch run` logging to `log`, with its open-file limit (soft and hard) set to
 /// `nofile` when given.
 fn spawn_logged(config: &Path, nofile: Option<u64>, log: &Path) -> tokio::process::Child {
-    let limit = nofile.map(|n| format!("ulimit -n {n} && ")).unwrap_or_default();
+    let limit = nofile
+        .map(|n| format!("ulimit -n {n} && "))
+        .unwrap_or_default();
     tokio::process::Command::new("sh")
         .arg("-c")
         .arg(format!("{limit}exec \"$0\" --config \"$1\" run"))
@@ -167,7 +169,10 @@ async fn half_sent_requests_are_closed_and_healthz_answers_meanwhile() {
     assert_eq!(status, 200);
     let evicted: f64 = metrics
         .lines()
-        .find(|l| l.starts_with("upwatch_http_connections_shed_total{") && l.contains("reason=\"evicted\""))
+        .find(|l| {
+            l.starts_with("upwatch_http_connections_shed_total{")
+                && l.contains("reason=\"evicted\"")
+        })
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.0);
@@ -218,11 +223,73 @@ async fn idle_connections_under_a_1024_file_limit_never_starve_the_probes() {
     assert!(!logged.contains("Too many open files"), "{logged}");
     let reader = upwatch::store::Reader::open(&state).unwrap();
     let results = reader.results("ok", None, 10_000).await.unwrap();
-    assert!(results.len() >= 10, "the target was probed: {}", results.len());
-    let down: Vec<_> = results
-        .iter()
-        .filter(|r| r["health"] != "up")
-        .collect();
+    assert!(
+        results.len() >= 10,
+        "the target was probed: {}",
+        results.len()
+    );
+    let down: Vec<_> = results.iter().filter(|r| r["health"] != "up").collect();
     assert!(down.is_empty(), "a healthy target recorded down: {down:?}");
     assert!(hook.requests().is_empty(), "no alert fires");
+}
+
+#[tokio::test]
+async fn a_probe_that_cannot_open_a_socket_blames_this_host_and_no_target() {
+    let target = start(None).await;
+    let hook = Receiver::start(Behaviour::Ok).await;
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let cfg = dir.path().join("monitor.toml");
+    // Thirty targets that each keep their connection open, under a limit of 28 open
+    // files: the first few take what is left, the rest cannot open a socket.
+    let mut text = format!(
+        "[daemon]\nstate_dir = \"{}\"\nlisten = \"127.0.0.1:{port}\"\n\n[alerting]\nfailure_threshold = 1\nchannels = [\"hook\"]\n\n[[channel]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"{}\"\n\n[defaults]\ninterval = \"500ms\"\ntimeout = \"500ms\"\nreuse_connection = true\n",
+        state.display(),
+        hook.url()
+    );
+    for i in 0..30 {
+        text.push_str(&format!(
+            "\n[[target]]\nname = \"t{i}\"\nurl = \"http://127.0.0.1:{}/ok\"\n",
+            target.port()
+        ));
+    }
+    std::fs::write(&cfg, text).unwrap();
+    let log = dir.path().join("log");
+    let daemon = spawn_logged(&cfg, Some(28), &log);
+    wait_healthy(port, &log).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(stop_daemon(daemon).await, 0);
+
+    let reader = upwatch::store::Reader::open(&state).unwrap();
+    let mut starved = 0;
+    for i in 0..30 {
+        for r in reader.results(&format!("t{i}"), None, 1000).await.unwrap() {
+            if r["health"] == "up" {
+                continue;
+            }
+            starved += 1;
+            assert_eq!(r["side"]["side"], "host", "{r}");
+            assert_eq!(r["failures"][0]["kind"], "local_resource", "{r}");
+        }
+    }
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        starved > 0,
+        "no probe was starved; the test proves nothing:\n{logged}"
+    );
+    let blamed: Vec<_> = hook
+        .requests()
+        .iter()
+        .map(|r| r.json()["target"].clone())
+        .filter(|t| t != "@host")
+        .collect();
+    assert!(blamed.is_empty(), "a target was alerted on: {blamed:?}");
+    // The host's own alert does not flap while some probes still get through.
+    let host_firing = hook
+        .requests()
+        .iter()
+        .filter(|r| r.json()["target"] == "@host" && r.json()["status"] == "firing")
+        .count();
+    assert!(host_firing <= 1, "@host fired {host_firing} times");
 }

@@ -96,6 +96,10 @@ pub struct Engine {
     parents: HashMap<Arc<str>, Vec<Arc<str>>>,
     /// Subjects failing as of their latest result or reading (parents hold children).
     failing_now: HashSet<Arc<str>>,
+    /// Targets whose latest result failed on this host's side. The `@host` alert
+    /// recovers only once this is empty: a probe that answers proves little when another
+    /// still cannot open a socket (a descriptor shortage hits some probes, not all).
+    host_troubled: HashSet<Arc<str>>,
 }
 
 impl Engine {
@@ -132,6 +136,7 @@ impl Engine {
                 host_name: Arc::from(HOST),
                 parents: HashMap::new(),
                 failing_now: HashSet::new(),
+                host_troubled: HashSet::new(),
             },
             dropped,
         )
@@ -224,8 +229,9 @@ impl Engine {
     /// explains it) and steps the one `@host` alert instead. While that alert is not ok, a
     /// target that cannot be reached is held too (a probe started before the network came
     /// back), without feeding the `@host` alert, so a provider still unreachable once the
-    /// host has recovered alerts on its own. Any other result tells the `@host` alert the
-    /// host is fine.
+    /// host has recovered alerts on its own. Any other result clears its target of host
+    /// trouble, and once no target's latest result is on this host's side, tells the
+    /// `@host` alert the host is fine.
     pub fn observe(
         &mut self,
         target: &Target,
@@ -265,7 +271,12 @@ impl Engine {
             };
             self.step_subject(&subject, &result.failures, Source::Probe(result), now)
         };
-        if host_side || (host_active && !held) {
+        if host_side {
+            self.host_troubled.insert(target.name.clone());
+        } else if !self.host_troubled.is_empty() {
+            self.host_troubled.remove(&target.name);
+        }
+        if host_side || (host_active && !held && self.host_troubled.is_empty()) {
             let lost = if host_side {
                 let what = result.side.as_ref().map(Side::text).unwrap_or_default();
                 vec![Failure::new(

@@ -353,8 +353,7 @@ impl Validator<'_> {
         };
         let location = self.env_override("UPWATCH_LOCATION", ctx, location, check_location);
         let max_concurrency = self.int_in(ctx, "max_concurrency", &r.max_concurrency, 1..1_000_001);
-        let max_connections =
-            self.int_in(ctx, "max_connections", &r.max_connections, 1..1_000_001);
+        let max_connections = self.int_in(ctx, "max_connections", &r.max_connections, 1..1_000_001);
         let header_timeout = self.duration(ctx, "header_timeout", &r.header_timeout, false);
         let grace = self.duration(ctx, "shutdown_grace", &r.shutdown_grace, true);
         let api_token = match (&r.api_token, &r.api_token_file) {
