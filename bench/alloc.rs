@@ -73,6 +73,7 @@ fn main() {
                 tls: Some(ms(2)),
                 ttfb: Some(ms(3)),
                 transfer: Some(ms(1)),
+                ..Phases::default()
             },
             total: ms(7),
             ..ProbeResult::started(

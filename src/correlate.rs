@@ -264,7 +264,11 @@ pub fn side(
             ErrorClass::Local => Side::Host {
                 cause: HostCause::Resources,
             },
-            ErrorClass::Upstream | ErrorClass::Timeout | ErrorClass::Network => vendor_side(),
+            ErrorClass::Upstream
+            | ErrorClass::Timeout
+            | ErrorClass::Network
+            | ErrorClass::Redirect
+            | ErrorClass::Protocol => vendor_side(),
         },
     }
 }

@@ -494,13 +494,19 @@ async fn plain_http_to_a_tls_port_is_a_non_http_answer_not_a_panic() {
     .await;
     assert_eq!(r.health, Health::Down);
     // The TLS server answers the plain request with a TLS alert: bytes that are not HTTP,
-    // read where the response head was expected.
-    assert_eq!(kinds(&r), vec![FailureKind::Io], "{:?}", r.failures);
+    // read where the response head was expected, and shown escaped.
+    assert_eq!(kinds(&r), vec![FailureKind::Protocol], "{:?}", r.failures);
     assert_eq!(r.failures[0].phase, Some(Phase::Ttfb));
     assert!(
-        r.failures[0].detail.contains("invalid HTTP"),
+        r.failures[0]
+            .detail
+            .starts_with("not an HTTP response: \"\\x15\\x03"),
         "{}",
         r.failures[0].detail
+    );
+    assert_eq!(
+        r.error_class,
+        Some(upwatch::probe::provider::ErrorClass::Protocol)
     );
 }
 
@@ -649,4 +655,233 @@ async fn provider_refusals_are_decoded_classified_and_traced() {
     assert!(j["provider_error"].is_null());
     let r = probe(&format!("url = \"http://127.0.0.1:{port}/ok\""), None).await;
     assert!(r.to_check_json()["error_class"].is_null());
+}
+
+/// A one-shot raw TCP server: answers the first connection with `reply`, then keeps
+/// writing `then` until the peer goes away. Returns its port and the bytes it wrote.
+async fn raw_server(
+    reply: &'static [u8],
+    then: Option<&'static [u8]>,
+) -> (u16, tokio::task::JoinHandle<u64>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let (mut tcp, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = tcp.read(&mut buf).await;
+        let mut written = 0u64;
+        if tcp.write_all(reply).await.is_ok() {
+            written += reply.len() as u64;
+            if let Some(chunk) = then {
+                while tcp.write_all(chunk).await.is_ok() {
+                    written += chunk.len() as u64;
+                    if written > 3 << 30 {
+                        break;
+                    }
+                }
+            } else {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+        written
+    });
+    (port, task)
+}
+
+#[tokio::test]
+async fn an_answer_that_is_not_http_is_protocol_with_its_first_bytes() {
+    let (port, _server) = raw_server(b"SSH-2.0-OpenSSH_9.6\r\n", None).await;
+    let r = probe(
+        &format!("url = \"http://127.0.0.1:{port}/\"\ntimeout = \"1s\""),
+        None,
+    )
+    .await;
+    assert_eq!(kinds(&r), vec![FailureKind::Protocol], "{:?}", r.failures);
+    assert_eq!(
+        r.failures[0].detail,
+        "not an HTTP response: \"SSH-2.0-OpenSSH_9.6\\r\\n\""
+    );
+    // The host answered: the vendor's side, not this host's network.
+    assert_eq!(
+        upwatch::correlate::reach(&r.failures),
+        upwatch::correlate::Reach::Answered
+    );
+}
+
+#[tokio::test]
+async fn a_body_announced_at_2_gb_is_read_only_to_max_body_size() {
+    static CHUNK: [u8; 64 * 1024] = [b'x'; 64 * 1024];
+    let (port, server) = raw_server(
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2000000000\r\n\r\n",
+        Some(&CHUNK),
+    )
+    .await;
+    let r = probe(
+        &format!("url = \"http://127.0.0.1:{port}/\"\ntimeout = \"20s\"\nmax_body_size = \"1MiB\""),
+        None,
+    )
+    .await;
+    assert_eq!(r.health, Health::Up, "{:?}", r.failures);
+    let resp = r.response.as_ref().unwrap();
+    assert!(resp.truncated);
+    assert_eq!(r.to_check_json()["body_truncated"], true);
+    // The probe stops within one read of the bound (hyper reads at most 400 KiB at once)...
+    assert!(
+        resp.size > 1 << 20 && resp.size <= (1 << 20) + 400 * 1024,
+        "read {} bytes",
+        resp.size
+    );
+    // ...and the server, once the probe hung up, wrote no more than the bound plus what
+    // the two sockets' buffers held.
+    let written = tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("the server sees the probe hang up")
+        .unwrap();
+    assert!(written < 16 << 20, "the server wrote {written} bytes");
+}
+
+#[tokio::test]
+async fn a_redirect_is_followed_with_the_hop_recorded_and_timed() {
+    let s = start(None).await;
+    let r = probe(
+        &format!("url = \"http://127.0.0.1:{}/to/ok\"", s.port()),
+        None,
+    )
+    .await;
+    assert_eq!(r.health, Health::Up, "{:?}", r.failures);
+    assert_eq!(r.status, Some(200));
+    assert_eq!(
+        r.redirects,
+        vec![upwatch::probe::Hop {
+            status: 302,
+            location: format!("http://127.0.0.1:{}/ok", s.port()),
+        }]
+    );
+    assert!(r.phases.redirect.is_some() && r.phases.connect.is_some());
+    assert_phases_sum(&r);
+    let json = r.to_check_json();
+    assert_eq!(json["redirects"][0]["status"], 302);
+    assert!(json["phases"]["redirect_ms"].as_f64().unwrap() > 0.0);
+
+    // Four hops are within the default of five; seven are not.
+    let r = probe(
+        &format!("url = \"http://127.0.0.1:{}/chain/3\"", s.port()),
+        None,
+    )
+    .await;
+    assert_eq!((r.health, r.redirects.len()), (Health::Up, 4));
+    let r = probe(
+        &format!("url = \"http://127.0.0.1:{}/chain/7\"", s.port()),
+        None,
+    )
+    .await;
+    assert_eq!(kinds(&r), vec![FailureKind::TooManyRedirects]);
+    assert!(
+        r.failures[0]
+            .detail
+            .starts_with("more than max_redirects = 5 redirects"),
+        "{}",
+        r.failures[0].detail
+    );
+    assert_eq!(
+        r.error_class,
+        Some(upwatch::probe::provider::ErrorClass::Redirect)
+    );
+
+    // Not following keeps the old behaviour: the 302 is judged, and read as a redirect.
+    let r = probe(
+        &format!(
+            "url = \"http://127.0.0.1:{}/to/ok\"\nfollow_redirects = false",
+            s.port()
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(kinds(&r), vec![FailureKind::HttpStatus]);
+    assert_eq!(r.status, Some(302));
+    assert_eq!(
+        r.error_class,
+        Some(upwatch::probe::provider::ErrorClass::Redirect)
+    );
+}
+
+#[tokio::test]
+async fn a_redirect_loop_is_too_many_redirects() {
+    let s = start(None).await;
+    let r = probe(
+        &format!("url = \"http://127.0.0.1:{}/self\"", s.port()),
+        None,
+    )
+    .await;
+    assert_eq!(
+        kinds(&r),
+        vec![FailureKind::TooManyRedirects],
+        "{:?}",
+        r.failures
+    );
+    assert!(
+        r.failures[0].detail.starts_with("redirect loop: "),
+        "{}",
+        r.failures[0].detail
+    );
+    assert_eq!(r.status, Some(302));
+}
+
+#[tokio::test]
+async fn the_key_is_not_sent_to_another_origin() {
+    let s = start(None).await;
+    // Same origin: the key goes along.
+    let r = probe(
+        &format!(
+            "url = \"http://127.0.0.1:{}/to/echo-auth\"\nbearer_token = \"sk-test-1\"\nexpect_body_contains = \"auth=Bearer sk-test-1\"",
+            s.port()
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(r.health, Health::Up, "{:?}", r.failures);
+    // Another origin: it does not (the echo has no "Bearer" in it).
+    let r = probe(
+        &format!(
+            "url = \"http://127.0.0.1:{}/away\"\nbearer_token = \"sk-test-1\"\nexpect_body_contains = \"auth=Bearer\"",
+            s.port()
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(r.redirects.len(), 1, "{:?}", r.failures);
+    assert_eq!(
+        kinds(&r),
+        vec![FailureKind::BodyMismatch],
+        "{:?}",
+        r.failures
+    );
+}
+
+#[tokio::test]
+async fn an_https_to_http_redirect_is_refused_unless_allowed() {
+    let ca = TestCa::new("upwatch test CA");
+    let s = start(Some(&ca.leaf(&["127.0.0.1"], -1, 90))).await;
+    let url = format!("url = \"https://127.0.0.1:{}/downgrade\"", s.port());
+    let r = probe(&url, Some(&ca)).await;
+    assert_eq!(
+        kinds(&r),
+        vec![FailureKind::RedirectRefused],
+        "{:?}",
+        r.failures
+    );
+    assert!(
+        r.failures[0].detail.contains("allow_insecure_redirects"),
+        "{}",
+        r.failures[0].detail
+    );
+    // Allowed: followed to the plain-http port, where the TLS server does not speak HTTP.
+    let r = probe(
+        &format!("{url}\nallow_insecure_redirects = true"),
+        Some(&ca),
+    )
+    .await;
+    assert_eq!(r.redirects.len(), 1);
+    assert_eq!(kinds(&r), vec![FailureKind::Protocol], "{:?}", r.failures);
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::raw::RawDefaults;
+use super::raw::{RawDefaults, S};
 use super::*;
 
 /// Per-target settings after `[defaults]` and built-in defaults are applied.
@@ -23,6 +23,7 @@ pub(super) struct Defaults {
     pub(super) reuse_connection: bool,
     pub(super) headers: Vec<(String, Spanned<String>)>,
     pub(super) max_body_size: usize,
+    pub(super) redirects: Redirects,
 }
 
 impl Default for Defaults {
@@ -40,6 +41,7 @@ impl Default for Defaults {
             reuse_connection: false,
             headers: Vec::new(),
             max_body_size: 1 << 20,
+            redirects: Redirects::default(),
         }
     }
 }
@@ -63,6 +65,15 @@ impl Validator<'_> {
         let expect_status = self.statuses(ctx, &r.expect_status).flatten();
         let ip_version = self.ip_version(ctx, &r.ip_version).flatten();
         let max_body_size = self.size(ctx, "max_body_size", &r.max_body_size).flatten();
+        let redirects = self
+            .redirects(
+                ctx,
+                &r.follow_redirects,
+                &r.max_redirects,
+                &r.allow_insecure_redirects,
+                base.redirects,
+            )
+            .unwrap_or(base.redirects);
         Defaults {
             interval_set: interval.is_some(),
             interval: interval.unwrap_or(base.interval),
@@ -92,6 +103,26 @@ impl Validator<'_> {
                 })
                 .unwrap_or_default(),
             max_body_size: max_body_size.unwrap_or(base.max_body_size),
+            redirects,
         }
+    }
+
+    /// `follow_redirects`, `max_redirects` and `allow_insecure_redirects` over `base`.
+    pub(super) fn redirects(
+        &mut self,
+        ctx: &str,
+        follow: &S<bool>,
+        max: &S<i64>,
+        allow_insecure: &S<bool>,
+        base: Redirects,
+    ) -> Option<Redirects> {
+        let max = self.int_in(ctx, "max_redirects", max, 0..21)?;
+        Some(Redirects {
+            follow: follow.as_ref().map_or(base.follow, |b| *b.get_ref()),
+            max: max.map_or(base.max, |n| n as u32),
+            allow_insecure: allow_insecure
+                .as_ref()
+                .map_or(base.allow_insecure, |b| *b.get_ref()),
+        })
     }
 }

@@ -28,7 +28,9 @@ pub use error::{ConfigError, Diagnostic};
 pub use llm::{chat_body, LlmOptions, ProbeKind, RateLimitGroup, CHAT_INTERVAL, CHAT_PROMPT};
 pub use load::{load, load_with, parse, Env, VarLookup};
 pub use pages::StatusPage;
-pub use types::{Config, Daemon, IpVersion, LogFormat, StoreSettings, Target, TlsOptions};
+pub use types::{
+    Config, Daemon, IpVersion, LogFormat, Redirects, StoreSettings, Target, TlsOptions,
+};
 pub use validate::ENV_OVERRIDES;
 
 use defaults::Defaults;

@@ -57,6 +57,9 @@ pub(crate) struct RawDefaults {
     pub reuse_connection: S<bool>,
     pub headers: S<BTreeMap<String, Spanned<String>>>,
     pub max_body_size: S<String>,
+    pub follow_redirects: S<bool>,
+    pub max_redirects: S<i64>,
+    pub allow_insecure_redirects: S<bool>,
 }
 
 /// `[[target]]`.
@@ -84,6 +87,9 @@ pub(crate) struct RawTarget {
     pub retries: S<i64>,
     pub retry_delay: S<String>,
     pub max_body_size: S<String>,
+    pub follow_redirects: S<bool>,
+    pub max_redirects: S<i64>,
+    pub allow_insecure_redirects: S<bool>,
     pub channels: S<Vec<Spanned<String>>>,
     pub failure_threshold: S<RawThreshold>,
     pub success_threshold: S<RawThreshold>,

@@ -112,6 +112,13 @@ impl Validator<'_> {
         let max_body_size = self
             .size(ctx, "max_body_size", &r.max_body_size)
             .map(|s| s.unwrap_or(def.max_body_size));
+        let redirects = self.redirects(
+            ctx,
+            &r.follow_redirects,
+            &r.max_redirects,
+            &r.allow_insecure_redirects,
+            def.redirects,
+        );
 
         if let (Some(ScheduleSpec::Interval(iv)), Some(t)) = (&schedule, timeout) {
             if t > *iv {
@@ -169,6 +176,7 @@ impl Validator<'_> {
             retries: retries?,
             retry_delay: retry_delay?,
             max_body_size: max_body_size?,
+            redirects: redirects?,
             redactor,
             alert: crate::alert::AlertPolicy::default(),
             status_page: None,

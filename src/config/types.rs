@@ -192,8 +192,11 @@ pub struct Target {
     pub retries: u32,
     /// Pause between attempts.
     pub retry_delay: Duration,
-    /// Most body bytes kept in memory for checks (the rest is read and counted, not kept).
+    /// Most body bytes read: a longer body is cut there (`body_truncated`), and fails
+    /// only the checks that need all of it.
     pub max_body_size: usize,
+    /// Whether and how far redirects are followed.
+    pub redirects: Redirects,
     /// Secret values to scrub from anything shown about this target.
     pub redactor: Redactor,
     /// Alert policy (`[alerting]` with this target's overrides).
@@ -209,6 +212,28 @@ pub struct Target {
     pub llm: LlmOptions,
     /// Line of the `[[target]]` header, for messages that refer back to the config.
     pub line: usize,
+}
+
+/// How a target treats a 3xx answer with a `Location`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Redirects {
+    /// Follow them (else a 3xx is judged by `expect_status`).
+    pub follow: bool,
+    /// Most hops followed; one more is `too_many_redirects`.
+    pub max: u32,
+    /// Follow an `https` → `http` hop (refused by default: it would send the request,
+    /// headers and key in clear text).
+    pub allow_insecure: bool,
+}
+
+impl Default for Redirects {
+    fn default() -> Self {
+        Redirects {
+            follow: true,
+            max: 5,
+            allow_insecure: false,
+        }
+    }
 }
 
 impl fmt::Debug for Target {
@@ -227,6 +252,7 @@ impl fmt::Debug for Target {
             .field("tls", &self.tls)
             .field("ip_version", &self.ip_version)
             .field("reuse_connection", &self.reuse_connection)
+            .field("redirects", &self.redirects)
             .field("retries", &self.retries)
             .field("kind", &self.kind)
             .field("llm", &self.llm)

@@ -19,12 +19,13 @@ use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 use tokio_rustls::TlsConnector;
 use tokio_util::task::AbortOnDropHandle;
-use url::Host;
+use url::{Host, Url};
 
 use super::judge;
 use super::llm::ChatStream;
 use super::result::{
-    ChatInfo, Failure, FailureKind, HttpVersion, Phase, Phases, ProbeResult, ResponseInfo, TlsFacts,
+    ChatInfo, Failure, FailureKind, Hop, HttpVersion, Phase, Phases, ProbeResult, ResponseInfo,
+    TlsFacts,
 };
 use super::tls;
 use crate::config::{IpVersion, ProbeKind, Target};
@@ -49,7 +50,183 @@ struct Conn {
     version: HttpVersion,
     remote: SocketAddr,
     tls: Option<TlsFacts>,
+    /// The first bytes the server sent for the current request, to show when they are not
+    /// HTTP.
+    seen: Seen,
     _driver: AbortOnDropHandle<()>,
+}
+
+/// One request of an attempt: the target's own, or one a redirect asked for.
+struct HopRequest {
+    url: Url,
+    method: http::Method,
+    /// The configured headers (and so the key) go only to the target's own origin.
+    own_origin: bool,
+    /// The configured body goes along unless a redirect turned the request into a GET.
+    with_body: bool,
+}
+
+impl HopRequest {
+    fn first(t: &Target) -> Self {
+        HopRequest {
+            url: t.url.clone(),
+            method: t.method.clone(),
+            own_origin: true,
+            with_body: true,
+        }
+    }
+
+    /// The request a `status` redirect to `next` asks for. 303, and 301/302 after a POST,
+    /// become a GET without the body, as browsers and HTTP clients do.
+    fn follow(&self, status: u16, next: Url, origin: &Url) -> Self {
+        let to_get =
+            status == 303 || (matches!(status, 301 | 302) && self.method == http::Method::POST);
+        let method = if to_get && self.method != http::Method::HEAD {
+            http::Method::GET
+        } else {
+            self.method.clone()
+        };
+        HopRequest {
+            own_origin: next.origin() == origin.origin(),
+            with_body: self.with_body && !to_get,
+            method,
+            url: next,
+        }
+    }
+}
+
+/// How many bytes of a non-HTTP answer a failure shows.
+const SEEN_BYTES: usize = 48;
+
+/// The first bytes read from a connection since the last [`Seen::clear`]; shared between
+/// the stream wrapper that records them and the probe that shows them.
+#[derive(Clone, Default)]
+struct Seen(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Seen {
+    fn record(&self, bytes: &[u8]) {
+        let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let room = SEEN_BYTES.saturating_sub(seen.len());
+        seen.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    fn clear(&self) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    /// The bytes, escaped (`\x00`, `\r\n`) and quoted.
+    fn shown(&self) -> String {
+        let seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        format!("\"{}\"", seen.escape_ascii())
+    }
+}
+
+/// A stream that records the first bytes read through it into a [`Seen`].
+struct Recording<S> {
+    inner: S,
+    seen: Seen,
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Recording<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if polled.is_ready() {
+            let new = &buf.filled()[before..];
+            if !new.is_empty() {
+                self.seen.record(new);
+            }
+        }
+        polled
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Recording<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+/// Sends `req` on `conn` and waits for the response head.
+async fn send(
+    conn: &mut Conn,
+    req: Request<Full<Bytes>>,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<hyper::Response<hyper::body::Incoming>, Failure> {
+    conn.seen.clear();
+    let sent = match &mut conn.sender {
+        Sender::H1(s) => timeout_at(deadline, s.send_request(req)).await,
+        Sender::H2(s) => timeout_at(deadline, s.send_request(req)).await,
+    };
+    match sent {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(e)) => Err(exchange_failure(&e, &conn.seen)),
+        Err(_) => Err(Failure::in_phase(
+            FailureKind::Timeout,
+            Phase::Ttfb,
+            format!(
+                "no response head within {}",
+                humantime::format_duration(timeout)
+            ),
+        )),
+    }
+}
+
+/// A failed exchange: `protocol` when what came back is not HTTP (showing its first
+/// bytes), `io` when the connection failed.
+fn exchange_failure(e: &hyper::Error, seen: &Seen) -> Failure {
+    let detail = if e.is_parse_too_large() {
+        format!(
+            "the response head is over the size limit; it starts {}",
+            seen.shown()
+        )
+    } else if e.is_parse_status() {
+        format!("the status code is out of range: {}", seen.shown())
+    } else if e.is_parse() {
+        format!("not an HTTP response: {}", seen.shown())
+    } else {
+        return Failure::in_phase(
+            FailureKind::Io,
+            Phase::Ttfb,
+            format!("no response: {}", crate::error_chain(e)),
+        );
+    };
+    Failure::in_phase(FailureKind::Protocol, Phase::Ttfb, detail)
 }
 
 enum Sender {
@@ -124,7 +301,8 @@ impl TargetProber {
         }
     }
 
-    /// One attempt, bounded by the target's timeout.
+    /// One attempt, bounded by the target's timeout: the request, and each redirect it
+    /// follows, until a final answer.
     async fn attempt(&mut self) -> ProbeResult {
         let t = self.target.clone();
         let start = Instant::now();
@@ -136,38 +314,92 @@ impl TargetProber {
         let mut failures = Vec::new();
 
         let mut result = ProbeResult::started(t.name.clone(), t.display_url.clone(), checked_at);
-
-        // A kept connection is used only if it is still open and ready.
-        let reusable = match self.conn.take() {
-            Some(mut c) if t.reuse_connection => {
-                let ready = match &mut c.sender {
-                    Sender::H1(s) => s.ready().await.is_ok(),
-                    Sender::H2(s) => s.ready().await.is_ok(),
-                };
-                ready.then_some(c)
-            }
-            _ => None,
-        };
-        let mut conn = match reusable {
-            Some(c) => {
-                result.reused_connection = true;
-                laps.last = Instant::now();
-                laps.start = laps.last;
-                c
-            }
-            None => match self.connect(&mut laps, deadline, checked_at).await {
+        let mut hop = HopRequest::first(&t);
+        let mut visited = vec![t.url.clone()];
+        let (conn, response, request_start) = loop {
+            let first = result.redirects.is_empty();
+            let mut conn = match self
+                .open(
+                    &hop.url,
+                    first,
+                    &mut laps,
+                    deadline,
+                    checked_at,
+                    &mut result,
+                )
+                .await
+            {
                 Ok(c) => c,
-                Err(cf) => {
-                    result.remote_addr = cf.remote;
-                    result.tls = cf.tls;
-                    failures.push(cf.failure);
+                Err(f) => {
+                    failures.push(f);
                     return finish(result, laps, failures);
                 }
-            },
+            };
+            let req = match self.build_request(&hop, conn.version) {
+                Ok(r) => r,
+                Err(e) => {
+                    failures.push(Failure::new(FailureKind::Io, e));
+                    return finish(result, laps, failures);
+                }
+            };
+            // Time to first token counts from here: request written → first content event.
+            let request_start = Instant::now();
+            let sent = send(&mut conn, req, deadline, t.timeout).await;
+            laps.lap(Phase::Ttfb);
+            let response = match sent {
+                Ok(r) => r,
+                Err(f) => {
+                    failures.push(f);
+                    return finish(result, laps, failures);
+                }
+            };
+            let status = response.status().as_u16();
+            match self.next_hop(&hop, status, response.headers()) {
+                None => break (conn, response, request_start),
+                Some(Err(f)) => {
+                    result.status = Some(status);
+                    failures.push(f);
+                    return finish(result, laps, failures);
+                }
+                Some(Ok(next)) => {
+                    let shown = t.redactor.display_url(&next.url);
+                    let looped = visited.contains(&next.url);
+                    if looped || result.redirects.len() as u32 >= t.redirects.max {
+                        result.status = Some(status);
+                        let mut path: Vec<&str> = result
+                            .redirects
+                            .iter()
+                            .map(|h| h.location.as_str())
+                            .collect();
+                        path.push(&shown);
+                        let detail = if looped {
+                            format!("redirect loop: {} → {}", t.display_url, path.join(" → "))
+                        } else {
+                            format!(
+                                "more than max_redirects = {} redirects: {} → {}",
+                                t.redirects.max,
+                                t.display_url,
+                                path.join(" → ")
+                            )
+                        };
+                        failures.push(Failure::new(FailureKind::TooManyRedirects, detail));
+                        return finish(result, laps, failures);
+                    }
+                    result.redirects.push(Hop {
+                        status,
+                        location: shown,
+                    });
+                    visited.push(next.url.clone());
+                    // The body of a redirect is not read: this connection is done.
+                    drop(response);
+                    drop(conn);
+                    laps.phases.redirected();
+                    hop = next;
+                }
+            }
         };
-        result.remote_addr = Some(conn.remote);
-        result.http_version = Some(conn.version);
-        result.tls = conn.tls.clone();
+        let status = response.status().as_u16();
+        result.status = Some(status);
         if let Some(f) = result
             .tls
             .as_ref()
@@ -175,46 +407,6 @@ impl TargetProber {
         {
             failures.push(f);
         }
-
-        // Request → response head.
-        let req = match self.build_request(conn.version) {
-            Ok(r) => r,
-            Err(e) => {
-                failures.push(Failure::new(FailureKind::Io, e));
-                return finish(result, laps, failures);
-            }
-        };
-        // Time to first token counts from here: request written → first content event.
-        let request_start = Instant::now();
-        let sent = match &mut conn.sender {
-            Sender::H1(s) => timeout_at(deadline, s.send_request(req)).await,
-            Sender::H2(s) => timeout_at(deadline, s.send_request(req)).await,
-        };
-        laps.lap(Phase::Ttfb);
-        let response = match sent {
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) => {
-                failures.push(Failure::in_phase(
-                    FailureKind::Io,
-                    Phase::Ttfb,
-                    format!("no response: {}", crate::error_chain(&e)),
-                ));
-                return finish(result, laps, failures);
-            }
-            Err(_) => {
-                failures.push(Failure::in_phase(
-                    FailureKind::Timeout,
-                    Phase::Ttfb,
-                    format!(
-                        "no response head within {}",
-                        humantime::format_duration(t.timeout)
-                    ),
-                ));
-                return finish(result, laps, failures);
-            }
-        };
-        let status = response.status().as_u16();
-        result.status = Some(status);
         let headers = keep_headers(response.headers(), &t);
         let mut info = ResponseInfo {
             request_ids: super::provider::request_ids(&headers, &t.llm.request_id_headers),
@@ -223,7 +415,8 @@ impl TargetProber {
             ..ResponseInfo::default()
         };
 
-        // Body: read it all (transfer time is part of the measurement), keep up to the cap.
+        // Body: read up to max_body_size (transfer time is part of the measurement); a
+        // longer body is cut there, so a target cannot make a probe read without end.
         // A chat probe's expected answer is an event stream, read as it arrives.
         let mut stream = (matches!(t.kind, ProbeKind::Chat { .. })
             && t.expect_status.contains(&status))
@@ -246,6 +439,10 @@ impl TargetProber {
                         info.size += data.len() as u64;
                         let room = t.max_body_size.saturating_sub(kept.len());
                         kept.extend_from_slice(&data[..data.len().min(room)]);
+                        if info.size > t.max_body_size as u64 {
+                            info.truncated = true;
+                            break;
+                        }
                     }
                 }
                 Ok(None) => break,
@@ -283,6 +480,7 @@ impl TargetProber {
             status,
             body: &kept,
             complete: !body_failed,
+            truncated: info.truncated,
             total: laps.total(),
         };
         failures.extend(judge::response(
@@ -294,15 +492,99 @@ impl TargetProber {
         ));
         result.response = Some(info);
 
-        if t.reuse_connection && !body_failed {
+        // Kept only when it is the target's own origin and was read to the end.
+        let whole = !body_failed && !exchange.truncated;
+        if t.reuse_connection && whole && result.redirects.is_empty() {
+            conn.seen.clear();
             self.conn = Some(conn);
         }
         finish(result, laps, failures)
     }
 
+    /// A connection for `url`: the kept one when `may_reuse` and it is still ready, else a
+    /// new one. Where it went and its TLS facts go into `result`.
+    async fn open(
+        &mut self,
+        url: &Url,
+        may_reuse: bool,
+        laps: &mut Laps,
+        deadline: Instant,
+        now: DateTime<Utc>,
+        result: &mut ProbeResult,
+    ) -> Result<Conn, Failure> {
+        let kept = match self.conn.take() {
+            Some(mut c) if may_reuse && self.target.reuse_connection => {
+                let ready = match &mut c.sender {
+                    Sender::H1(s) => s.ready().await.is_ok(),
+                    Sender::H2(s) => s.ready().await.is_ok(),
+                };
+                ready.then_some(c)
+            }
+            _ => None,
+        };
+        let conn = match kept {
+            Some(c) => {
+                result.reused_connection = true;
+                laps.last = Instant::now();
+                laps.start = laps.last;
+                c
+            }
+            None => match self.connect(url, laps, deadline, now).await {
+                Ok(c) => c,
+                Err(cf) => {
+                    result.remote_addr = cf.remote;
+                    result.tls = cf.tls;
+                    return Err(cf.failure);
+                }
+            },
+        };
+        result.remote_addr = Some(conn.remote);
+        result.http_version = Some(conn.version);
+        result.tls = conn.tls.clone();
+        Ok(conn)
+    }
+
+    /// Where a response sends the probe next: `None` to judge it as it is (not a
+    /// redirect, no `Location`, or following is off), else the next request or why it
+    /// is refused.
+    fn next_hop(
+        &self,
+        hop: &HopRequest,
+        status: u16,
+        headers: &http::HeaderMap,
+    ) -> Option<Result<HopRequest, Failure>> {
+        let t = &self.target;
+        if !t.redirects.follow || !matches!(status, 301 | 302 | 303 | 307 | 308) {
+            return None;
+        }
+        let location = headers.get(http::header::LOCATION)?;
+        let refuse = |detail: String| Some(Err(Failure::new(FailureKind::RedirectRefused, detail)));
+        let Ok(text) = location.to_str() else {
+            return refuse(format!("HTTP {status} with a Location that is not text"));
+        };
+        let text = t.redactor.redact(text);
+        let Ok(next) = hop.url.join(location.to_str().unwrap_or_default()) else {
+            return refuse(format!("HTTP {status} to {text:?}, which is not a URL"));
+        };
+        if !matches!(next.scheme(), "http" | "https") {
+            return refuse(format!(
+                "HTTP {status} to a {}: URL, not http(s)",
+                next.scheme()
+            ));
+        }
+        if hop.url.scheme() == "https" && next.scheme() == "http" && !t.redirects.allow_insecure {
+            return refuse(format!(
+                "HTTP {status} from https to {}: not followed, it would send the request in clear text (allow_insecure_redirects = true to follow)",
+                t.redactor.display_url(&next)
+            ));
+        }
+        Some(Ok(hop.follow(status, next, &t.url)))
+    }
+
     /// DNS → TCP → TLS → HTTP handshake, each phase timed into `laps`.
     async fn connect(
         &self,
+        url: &Url,
         laps: &mut Laps,
         deadline: Instant,
         now: DateTime<Utc>,
@@ -313,11 +595,10 @@ impl TargetProber {
             remote: None,
             tls: None,
         };
-        let host = t
-            .url
+        let host = url
             .host()
             .ok_or_else(|| fail(Failure::new(FailureKind::Dns, "URL has no host")))?;
-        let port = t.url.port_or_known_default().unwrap_or(80);
+        let port = url.port_or_known_default().unwrap_or(80);
 
         // DNS.
         let addrs: Vec<SocketAddr> = match &host {
@@ -420,7 +701,7 @@ impl TargetProber {
         let _ = tcp.set_nodelay(true);
 
         // TLS.
-        if t.url.scheme() == "https" {
+        if url.scheme() == "https" {
             let config = self.tls.clone().ok_or_else(|| {
                 fail(Failure::new(
                     FailureKind::TlsHandshake,
@@ -485,11 +766,9 @@ impl TargetProber {
                     .and_then(|v| v.as_str())
                     .map(|s| s.replace('_', "."));
             }
-            self.handshake(TokioIo::new(stream), h2, remote, facts, deadline)
-                .await
+            self.handshake(stream, h2, remote, facts, deadline).await
         } else {
-            self.handshake(TokioIo::new(tcp), false, remote, None, deadline)
-                .await
+            self.handshake(tcp, false, remote, None, deadline).await
         }
     }
 
@@ -497,7 +776,7 @@ impl TargetProber {
     /// task is owned by the returned [`Conn`].
     async fn handshake<S>(
         &self,
-        io: TokioIo<S>,
+        stream: S,
         h2: bool,
         remote: SocketAddr,
         tls: Option<TlsFacts>,
@@ -506,6 +785,11 @@ impl TargetProber {
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
+        let seen = Seen::default();
+        let io = TokioIo::new(Recording {
+            inner: stream,
+            seen: seen.clone(),
+        });
         let err = |e: hyper::Error, tls: Option<TlsFacts>| ConnectFailure {
             failure: Failure::in_phase(
                 FailureKind::Io,
@@ -539,6 +823,7 @@ impl TargetProber {
                 version: HttpVersion::H2,
                 remote,
                 tls,
+                seen,
                 _driver: driver,
             })
         } else {
@@ -555,19 +840,25 @@ impl TargetProber {
                 version: HttpVersion::Http11,
                 remote,
                 tls,
+                seen,
                 _driver: driver,
             })
         }
     }
 
-    fn build_request(&self, version: HttpVersion) -> Result<Request<Full<Bytes>>, String> {
+    fn build_request(
+        &self,
+        hop: &HopRequest,
+        version: HttpVersion,
+    ) -> Result<Request<Full<Bytes>>, String> {
         let t = &self.target;
+        let url = &hop.url;
         // HTTP/2 needs the absolute URI (:scheme, :authority); HTTP/1.1 the origin form + Host.
         let uri: Uri = match version {
-            HttpVersion::H2 => t.url.as_str().parse(),
+            HttpVersion::H2 => url.as_str().parse(),
             HttpVersion::Http11 => {
-                let mut pq = t.url.path().to_string();
-                if let Some(q) = t.url.query() {
+                let mut pq = url.path().to_string();
+                if let Some(q) = url.query() {
                     pq.push('?');
                     pq.push_str(q);
                 }
@@ -575,14 +866,21 @@ impl TargetProber {
             }
         }
         .map_err(|e| format!("cannot build request URI: {e}"))?;
-        let mut builder = Request::builder().method(t.method.clone()).uri(uri);
+        let mut builder = Request::builder().method(hop.method.clone()).uri(uri);
         let headers = builder.headers_mut().ok_or("invalid request")?;
-        headers.extend(t.headers.clone());
+        // Another origin gets no configured header: they carry the key.
+        if hop.own_origin {
+            headers.extend(t.headers.clone());
+        }
+        if !hop.with_body {
+            headers.remove(http::header::CONTENT_TYPE);
+            headers.remove(http::header::CONTENT_LENGTH);
+        }
         if !headers.contains_key(USER_AGENT) {
             headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
         }
         if version == HttpVersion::Http11 && !headers.contains_key(HOST) {
-            let host = match (t.url.host_str(), t.url.port()) {
+            let host = match (url.host_str(), url.port()) {
                 (Some(h), Some(p)) => format!("{h}:{p}"),
                 (Some(h), None) => h.to_string(),
                 (None, _) => String::new(),
@@ -591,8 +889,12 @@ impl TargetProber {
                 HeaderValue::from_str(&host).map_err(|e| format!("invalid host header: {e}"))?;
             headers.insert(HOST, v);
         }
+        let body = match (&t.body, hop.with_body) {
+            (Some(b), true) => b.clone(),
+            _ => Bytes::new(),
+        };
         builder
-            .body(Full::new(t.body.clone().unwrap_or_default()))
+            .body(Full::new(body))
             .map_err(|e| format!("cannot build request: {e}"))
     }
 }

@@ -18,8 +18,10 @@ pub struct Exchange<'a> {
     pub status: u16,
     /// The body as kept (at most `max_body_size` bytes).
     pub body: &'a [u8],
-    /// Whether the body arrived whole (not cut off, not timed out).
+    /// Whether the body arrived without error (not cut off, not timed out).
     pub complete: bool,
+    /// Whether reading stopped at `max_body_size` (`body` is then only its start).
+    pub truncated: bool,
     /// Total time of the attempt.
     pub total: Duration,
 }
@@ -86,26 +88,44 @@ pub fn response(
             .join(", ");
         failures.push(Failure::http_status(ex.status, &expected));
     }
+    // What needs the whole body cannot be judged on its start: it fails as too large.
+    let too_large = |what: &str| {
+        Failure::new(
+            FailureKind::BodyTooLarge,
+            format!(
+                "the body is longer than max_body_size ({} bytes) and {what} needs all of it; raise max_body_size",
+                t.max_body_size
+            ),
+        )
+    };
     if status_ok && ex.complete {
-        failures.extend(llm::judge_response(t, ex.body, info.size, info, result));
+        if ex.truncated && t.llm.reads_catalog() {
+            failures.push(too_large("the model catalog"));
+        } else {
+            failures.extend(llm::judge_response(t, ex.body, info.size, info, result));
+        }
     }
     if let Some(mut chat) = chat {
         chat.stream.finish();
-        if ex.complete {
+        if ex.truncated {
+            failures.push(too_large("the chat stream"));
+        } else if ex.complete {
             failures.extend(llm::judge_stream(t, &chat, info));
         }
         result.chat = Some(chat);
     }
     if let (Some(needle), true) = (&t.expect_body_contains, ex.complete) {
-        if !contains(ex.body, needle.as_bytes()) {
-            let note = if info.size as usize > ex.body.len() {
-                format!(" (only the first {} bytes were searched)", ex.body.len())
-            } else {
-                String::new()
-            };
+        if contains(ex.body, needle.as_bytes()) {
+            // Found in what was read: a longer body cannot undo that.
+        } else if ex.truncated {
+            failures.push(too_large(&format!(
+                "expect_body_contains ({needle:?}, not in the first {} bytes)",
+                ex.body.len()
+            )));
+        } else {
             failures.push(Failure::new(
                 FailureKind::BodyMismatch,
-                format!("body does not contain {needle:?}{note}"),
+                format!("body does not contain {needle:?}"),
             ));
         }
     }
@@ -209,6 +229,7 @@ mod tests {
                 status: *status,
                 body,
                 complete: *complete,
+                truncated: false,
                 total: Duration::from_millis(*ms),
             };
             let kinds: Vec<FailureKind> = response(&t, &ex, &mut info, &mut result, None)
@@ -225,6 +246,43 @@ mod tests {
     }
 
     #[test]
+    fn a_body_cut_at_max_body_size_fails_only_what_needs_all_of_it() {
+        let cases: &[(&str, &[u8], &[FailureKind])] = &[
+            ("", b"{\"data\":[", &[]),
+            ("expect_body_contains = \"data\"", b"{\"data\":[", &[]),
+            (
+                "expect_body_contains = \"codestral\"",
+                b"{\"data\":[",
+                &[FailureKind::BodyTooLarge],
+            ),
+            (
+                "expect_models = [\"codestral-latest\"]",
+                b"{\"data\":[",
+                &[FailureKind::BodyTooLarge],
+            ),
+        ];
+        for (keys, body, want) in cases {
+            let t = target(keys);
+            let mut result =
+                ProbeResult::started(t.name.clone(), t.display_url.clone(), Utc::now());
+            let mut info = ResponseInfo::default();
+            let ex = Exchange {
+                status: 200,
+                body,
+                complete: true,
+                truncated: true,
+                total: Duration::from_millis(5),
+            };
+            let failures = response(&t, &ex, &mut info, &mut result, None);
+            let kinds: Vec<FailureKind> = failures.iter().map(|f| f.kind).collect();
+            assert_eq!(&kinds, want, "{keys:?}");
+            if let Some(f) = failures.first() {
+                assert!(f.detail.contains("raise max_body_size"), "{}", f.detail);
+            }
+        }
+    }
+
+    #[test]
     fn an_unexpected_answer_keeps_a_redacted_excerpt_and_the_providers_words() {
         let t = target("bearer_token = \"sk-secret-1\"");
         let mut result = ProbeResult::started(t.name.clone(), t.display_url.clone(), Utc::now());
@@ -234,6 +292,7 @@ mod tests {
             status: 401,
             body,
             complete: true,
+            truncated: false,
             total: Duration::from_millis(5),
         };
         let failures = response(&t, &ex, &mut info, &mut result, None);

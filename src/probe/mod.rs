@@ -14,6 +14,6 @@ pub mod tls;
 pub use batch::probe_all;
 pub use http::TargetProber;
 pub use result::{
-    failure_line, ChatInfo, Failure, FailureKind, Health, HttpVersion, Phase, Phases, ProbeResult,
-    ResponseInfo, TlsFacts,
+    failure_line, ChatInfo, Failure, FailureKind, Health, Hop, HttpVersion, Phase, Phases,
+    ProbeResult, ResponseInfo, TlsFacts,
 };

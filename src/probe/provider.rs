@@ -146,6 +146,10 @@ pub enum ErrorClass {
     Timeout,
     /// This machine's own resources ran out (file descriptors, memory, local ports).
     Local,
+    /// The endpoint redirects: an unexpected 3xx, a loop, too many hops, or a refused one.
+    Redirect,
+    /// The answer was not HTTP.
+    Protocol,
 }
 
 impl ErrorClass {
@@ -163,6 +167,8 @@ impl ErrorClass {
             ErrorClass::Tls => "tls",
             ErrorClass::Timeout => "timeout",
             ErrorClass::Local => "local",
+            ErrorClass::Redirect => "redirect",
+            ErrorClass::Protocol => "protocol",
         }
     }
 
@@ -179,6 +185,8 @@ impl ErrorClass {
             ErrorClass::Network => "this host could not reach the provider (DNS or connection); check this host's network, DNS and proxy",
             ErrorClass::Tls => "the TLS handshake or certificate failed; check for an intercepting proxy or a certificate problem",
             ErrorClass::Timeout => "no answer in time; the provider may be overloaded, or this host's network is slow",
+            ErrorClass::Redirect => "the endpoint redirects elsewhere; point url at the final address, or let upwatch follow it (follow_redirects, max_redirects); a loop or a redirect to plain http is the provider's setup",
+            ErrorClass::Protocol => "the server did not answer in HTTP; check the URL's scheme and port (http to a TLS port, or another service on it), or a broken gateway on the provider's side",
             ErrorClass::Local => "this machine could not open the connection (out of file descriptors, memory or local ports); raise its limits (LimitNOFILE, ulimit -n) or find what holds them: not the provider's fault",
         }
     }
@@ -231,6 +239,8 @@ pub fn classify(
             FailureKind::RateLimited => ErrorClass::RateLimited,
             FailureKind::ModelMissing => ErrorClass::NotFound,
             FailureKind::StreamIncomplete => ErrorClass::Upstream,
+            FailureKind::TooManyRedirects | FailureKind::RedirectRefused => ErrorClass::Redirect,
+            FailureKind::Protocol => ErrorClass::Protocol,
             _ => continue,
         };
         return Some(class);
@@ -249,7 +259,8 @@ pub fn classify(
         429 => ErrorClass::RateLimited,
         500..=599 => ErrorClass::Upstream,
         400..=499 => ErrorClass::Validation,
-        // 1xx-3xx that were not expected: the endpoint answered, but not as configured.
+        300..=399 => ErrorClass::Redirect,
+        // 1xx-2xx that were not expected: the endpoint answered, but not as configured.
         _ => ErrorClass::Validation,
     })
 }

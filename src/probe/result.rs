@@ -114,11 +114,22 @@ pub enum FailureKind {
     /// This machine lost its network or its resources (the `@host` alert only: a
     /// target's own alerts are held meanwhile).
     Host,
+    /// The answer is not HTTP: bytes that are no status line, a status out of range, a
+    /// response head over the size limit.
+    Protocol,
+    /// Redirects went on past `max_redirects`, or in a loop.
+    TooManyRedirects,
+    /// A redirect that is not followed on purpose: `https` to `http` (unless
+    /// `allow_insecure_redirects`), or a `Location` that is not an http(s) URL.
+    RedirectRefused,
+    /// The body is longer than `max_body_size` and a check needs all of it (the model
+    /// catalog, a chat stream, `expect_body_contains` not found in what was read).
+    BodyTooLarge,
 }
 
 impl FailureKind {
     /// Every kind, in documentation order.
-    pub const ALL: [FailureKind; 24] = [
+    pub const ALL: [FailureKind; 28] = [
         FailureKind::Dns,
         FailureKind::ConnectRefused,
         FailureKind::ConnectTimeout,
@@ -143,6 +154,10 @@ impl FailureKind {
         FailureKind::LocalResource,
         FailureKind::NoRoute,
         FailureKind::Host,
+        FailureKind::Protocol,
+        FailureKind::TooManyRedirects,
+        FailureKind::RedirectRefused,
+        FailureKind::BodyTooLarge,
     ];
 
     /// The kind with this JSON name.
@@ -177,6 +192,10 @@ impl FailureKind {
             FailureKind::LocalResource => "local_resource",
             FailureKind::NoRoute => "no_route",
             FailureKind::Host => "host",
+            FailureKind::Protocol => "protocol",
+            FailureKind::TooManyRedirects => "too_many_redirects",
+            FailureKind::RedirectRefused => "redirect_refused",
+            FailureKind::BodyTooLarge => "body_too_large",
         }
     }
 
@@ -298,6 +317,8 @@ impl Failure {
 /// reached add up to the probe's total (a timed-out phase counts the time until the timeout).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Phases {
+    /// Every hop before the final request, when redirects were followed.
+    pub redirect: Option<Duration>,
     /// Name resolution (zero for IP literals).
     pub dns: Option<Duration>,
     /// TCP connect.
@@ -313,10 +334,27 @@ pub struct Phases {
 impl Phases {
     /// Sum of the phases that were reached.
     pub fn sum(&self) -> Duration {
-        [self.dns, self.connect, self.tls, self.ttfb, self.transfer]
-            .into_iter()
-            .flatten()
-            .sum()
+        [
+            self.redirect,
+            self.dns,
+            self.connect,
+            self.tls,
+            self.ttfb,
+            self.transfer,
+        ]
+        .into_iter()
+        .flatten()
+        .sum()
+    }
+
+    /// Moves the time of a hop that redirected into `redirect`, so that the other phases
+    /// time only the final request and all of them still add up to the total.
+    pub fn redirected(&mut self) {
+        let hop = self.sum();
+        *self = Phases {
+            redirect: Some(hop),
+            ..Phases::default()
+        };
     }
 
     /// Sets one phase's time.
@@ -389,6 +427,8 @@ pub struct ResponseInfo {
     pub request_ids: Vec<(String, String)>,
     /// Rate-limit headers, as of the response.
     pub ratelimit: super::ratelimit::RateLimits,
+    /// The body was longer than `max_body_size`: reading stopped there.
+    pub truncated: bool,
 }
 
 /// How many characters of an unexpected response body a result keeps.
@@ -447,6 +487,17 @@ pub struct ProbeResult {
     pub models: Option<Vec<String>>,
     /// A chat probe's stream: time to first token and how it ended.
     pub chat: Option<ChatInfo>,
+    /// Redirects followed before the final response, in order.
+    pub redirects: Vec<Hop>,
+}
+
+/// One redirect followed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Hop {
+    /// The 3xx status.
+    pub status: u16,
+    /// Where it pointed (resolved against the request's URL; secrets masked).
+    pub location: String,
 }
 
 /// What a chat probe's stream showed.
@@ -481,6 +532,7 @@ impl ProbeResult {
             side: None,
             models: None,
             chat: None,
+            redirects: Vec::new(),
         }
     }
 
@@ -504,6 +556,7 @@ impl ProbeResult {
     /// Field names are a stable contract for scripts.
     pub fn to_check_json(&self) -> Value {
         let phases = json!({
+            "redirect_ms": self.phases.redirect.map(ms),
             "dns_ms": self.phases.dns.map(ms),
             "connect_ms": self.phases.connect.map(ms),
             "tls_ms": self.phases.tls.map(ms),
@@ -535,6 +588,8 @@ impl ProbeResult {
             "checked_at": rfc3339(&self.checked_at),
             "remote_addr": self.remote_addr.map(|a| a.to_string()),
             "size_bytes": self.response.as_ref().map(|r| r.size),
+            "body_truncated": self.response.as_ref().map(|r| r.truncated),
+            "redirects": (!self.redirects.is_empty()).then_some(&self.redirects),
             "attempts": self.attempts,
             "reused_connection": self.reused_connection,
             "error_class": self.error_class,

@@ -28,7 +28,9 @@ impl TlsConfigs {
         let mut configs = HashMap::new();
         let mut warnings = Vec::new();
         for t in targets {
-            if t.url.scheme() != "https" || configs.contains_key(&t.tls) {
+            // A plain-http target that follows redirects may be sent to https.
+            let may_use_tls = t.url.scheme() == "https" || t.redirects.follow;
+            if !may_use_tls || configs.contains_key(&t.tls) {
                 continue;
             }
             if t.tls.ca_file.is_none() && !t.tls.insecure {

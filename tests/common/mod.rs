@@ -147,6 +147,9 @@ pub async fn start(tls: Option<&Leaf>) -> Server {
 /// - `/slowbody/MS`: head at once, the rest of the body after MS milliseconds
 /// - `/cut`: head and part of the body, then the connection breaks
 /// - `/echo-auth`: 200 echoing whether an Authorization header arrived
+/// - `/to/PATH`: 302 to `/PATH`; `/self`: 302 to itself; `/chain/N`: N+1 hops of 301 to `/ok`
+/// - `/away`: 307 to `/echo-auth` on another origin (`localhost` for `127.0.0.1`)
+/// - `/downgrade`: 302 to `http://` the same host and port `/ok`
 async fn route(req: Request<Incoming>) -> Result<Response<TestBody>, Infallible> {
     let path = req.uri().path().to_string();
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
@@ -177,6 +180,28 @@ async fn route(req: Request<Incoming>) -> Result<Response<TestBody>, Infallible>
             ms.parse().unwrap_or(0),
         ))),
         ["cut"] => Response::new(TestBody::cut()),
+        ["to", rest @ ..] => redirect(302, &format!("/{}", rest.join("/"))),
+        ["self"] => redirect(302, "/self"),
+        ["chain", n] => match n.parse::<u32>().unwrap_or(0) {
+            0 => redirect(301, "/ok"),
+            n => redirect(301, &format!("/chain/{}", n - 1)),
+        },
+        ["away"] | ["downgrade"] => {
+            // HTTP/1.1 names the host in `Host`, HTTP/2 in the URI's authority.
+            let host = req
+                .headers()
+                .get("host")
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_string)
+                .or_else(|| req.uri().authority().map(|a| a.to_string()))
+                .unwrap_or_default();
+            if parts[0] == "away" {
+                let other = host.replace("127.0.0.1", "localhost");
+                redirect(307, &format!("http://{other}/echo-auth"))
+            } else {
+                redirect(302, &format!("http://{host}/ok"))
+            }
+        }
         ["echo-auth"] => {
             let auth = req
                 .headers()
@@ -191,6 +216,14 @@ async fn route(req: Request<Incoming>) -> Result<Response<TestBody>, Infallible>
         }
     };
     Ok(resp)
+}
+
+fn redirect(status: u16, location: &str) -> Response<TestBody> {
+    let mut r = Response::new(TestBody::full("moved"));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap();
+    r.headers_mut()
+        .insert("location", location.parse().unwrap());
+    r
 }
 
 /// A provider refusing a request, as its documentation shows: status, error body, request
