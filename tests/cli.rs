@@ -144,10 +144,20 @@ async fn check_json_has_the_documented_fields_and_exit_codes() {
         "tls",
         "failures",
         "checked_at",
+        "size_bytes",
+        "body_truncated",
+        "redirects",
     ] {
         assert!(good.get(key).is_some(), "missing {key} in {good}");
     }
-    for key in ["dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "transfer_ms"] {
+    for key in [
+        "redirect_ms",
+        "dns_ms",
+        "connect_ms",
+        "tls_ms",
+        "ttfb_ms",
+        "transfer_ms",
+    ] {
         assert!(good["phases"].get(key).is_some(), "missing phases.{key}");
     }
     assert_eq!(good["target"], "good");

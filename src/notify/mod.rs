@@ -204,6 +204,23 @@ impl Notifier {
     }
 }
 
+/// Most bytes of a receiver's error reply read: enough for its message, and a receiver
+/// that answers with an endless body cannot hold a delivery.
+const REPLY_BYTES: usize = 4096;
+
+/// The start of `resp`'s body, at most `cap` bytes (more only when one chunk brings
+/// them, and then cut); whatever arrived when the body fails.
+async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    while out.len() < cap {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => out.extend_from_slice(&chunk[..chunk.len().min(cap - out.len())]),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    out
+}
+
 /// Classifies an HTTP receiver's answer (Slack and webhooks).
 pub(crate) async fn http_outcome(
     result: Result<reqwest::Response, reqwest::Error>,
@@ -223,10 +240,7 @@ pub(crate) async fn http_outcome(
         .get(http::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| crate::http_date::retry_after(v, now));
-    let body: String = resp
-        .text()
-        .await
-        .unwrap_or_default()
+    let body: String = String::from_utf8_lossy(&read_capped(resp, REPLY_BYTES).await)
         .chars()
         .take(200)
         .collect();
@@ -245,4 +259,57 @@ pub(crate) async fn http_outcome(
         retryable,
         retry_after,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A receiver that refuses with a body that never ends: the delivery reads the start of
+    /// it, reports the refusal, and hangs up.
+    #[tokio::test]
+    async fn an_endless_error_reply_is_read_only_to_its_start() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut tcp, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = tcp.read(&mut buf).await;
+            let head = b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 1000000000\r\n\r\n";
+            let mut written = 0u64;
+            if tcp.write_all(head).await.is_ok() {
+                let chunk = [b'x'; 16 * 1024];
+                while tcp.write_all(&chunk).await.is_ok() {
+                    written += chunk.len() as u64;
+                }
+            }
+            written
+        });
+        let tls = crate::tls::client_config(&TlsOptions {
+            ca_file: None,
+            insecure: false,
+        })
+        .unwrap();
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls((*tls).clone())
+            .build()
+            .unwrap();
+        let sent = http
+            .post(format!("http://{addr}/hook"))
+            .body("{}")
+            .send()
+            .await;
+        let outcome = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            http_outcome(sent, Utc::now()),
+        )
+        .await
+        .expect("the delivery does not read the whole reply");
+        let err = outcome.unwrap_err();
+        assert!(err.retryable);
+        assert_eq!(err.message, format!("HTTP 500: {}", "x".repeat(200)));
+        let written = server.await.unwrap();
+        assert!(written < 64 << 20, "the receiver wrote {written} bytes");
+    }
 }
