@@ -255,7 +255,16 @@ pub async fn run_with(
         cancel.clone(),
         &tracker,
     );
-    runner::spawn_targets(&config, &tls, tx, cancel.clone(), &tracker, &heartbeat);
+    let steps = crate::schedule::wallstep::spawn(clock.clone(), cancel.clone(), &tracker);
+    runner::spawn_targets(
+        &config,
+        &tls,
+        tx,
+        cancel.clone(),
+        &tracker,
+        &heartbeat,
+        &steps,
+    );
     tracker.close();
     // Served only once every target is known to the heartbeat, so the first `/healthz`
     // already counts them all.
@@ -287,11 +296,13 @@ pub async fn run_with(
             crate::schedule::ScheduleSpec::Interval(d) => Some(*d),
             crate::schedule::ScheduleSpec::Cron(_) => None,
         })
-        .max();
+        .max()
+        .map(|d| d.min(crate::schedule::FIRST_ROUND));
     let when = match first_within {
         Some(d) => format!(
-            "first results within {} (start times are spread across each interval)",
-            humantime::format_duration(d)
+            "first results within {} (the first round is spread over at most {}, then start times are spread across each interval)",
+            humantime::format_duration(d),
+            humantime::format_duration(crate::schedule::FIRST_ROUND)
         ),
         None => "first results at their cron times".to_string(),
     };

@@ -37,6 +37,8 @@ fn run(cfg: &Config) -> (mpsc::Receiver<ProbeResult>, CancellationToken) {
     let permits = Arc::new(Semaphore::new(16));
     let all = gates(&cfg.targets, &cfg.rate_limit_groups);
     let start = Instant::now();
+    // No wall clock steps here: with the sender gone, the runner never waits on them.
+    let steps = tokio::sync::watch::channel(0u64).1;
     for t in &cfg.targets {
         let (tls, _) = TlsConfigs::build([t.as_ref()]).unwrap();
         let prober = TargetProber::new(t.clone(), tls.get(&t.tls));
@@ -49,6 +51,7 @@ fn run(cfg: &Config) -> (mpsc::Receiver<ProbeResult>, CancellationToken) {
             tx.clone(),
             cancel.clone(),
             Heartbeat::default(),
+            steps.clone(),
         ));
     }
     (rx, cancel)

@@ -5,7 +5,8 @@
 # Chromium (Debian's chromium package; needs root or sudo for apt-get), the container
 # test runs the daemon in a bubblewrap sandbox with a read-only root, and the
 # Alertmanager tests run Debian's prometheus-alertmanager, promtool and amtool, and the
-# unit test runs systemd-analyze (Debian's systemd package).
+# unit test runs systemd-analyze (Debian's systemd package), and the clock step test
+# preloads Debian's libfaketime.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! python3 -c "import aiosmtpd" 2>/dev/null; then
@@ -30,6 +31,9 @@ command -v bwrap >/dev/null 2>&1 || apt_for "the container test" bubblewrap
 command -v systemd-analyze >/dev/null 2>&1 || apt_for "the unit test" systemd
 # ip, for the test that takes loopback down in a private network namespace.
 command -v ip >/dev/null 2>&1 || apt_for "the network namespace test" iproute2
+# libfaketime, to step the daemon's wall clock (monotonic time untouched).
+[ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1 ] \
+    || apt_for "the wall clock step test" libfaketime
 # Real Prometheus tooling for the Alertmanager channel and the shipped rules (Debian's
 # packages, unpacked under target/, no service started).
 UPWATCH_PROM_TOOLS="$(bash tests/prometheus_tools.sh)"

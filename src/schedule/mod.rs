@@ -10,6 +10,7 @@ pub mod etiquette;
 pub mod heartbeat;
 pub mod pages;
 pub mod runner;
+pub mod wallstep;
 
 pub use heartbeat::Heartbeat;
 
@@ -141,11 +142,16 @@ pub struct Ticker {
 #[derive(Debug)]
 enum TickerKind {
     Interval {
+        /// The first start: the offset scaled into [`FIRST_ROUND`], so a long interval
+        /// does not keep a new daemon silent for most of it.
+        first: Option<Instant>,
         origin: Instant,
         period: Duration,
         next_n: u64,
     },
     Cron {
+        /// Monotonic and wall time at the previous call, to notice the wall clock stepping.
+        anchor: Option<(Instant, DateTime<Utc>)>,
         spec: Box<CronSpec>,
         last: Option<DateTime<Utc>>,
     },
@@ -158,6 +164,34 @@ pub struct Tick {
     pub at: Instant,
     /// Scheduled starts that were already past and are skipped (never run late in a burst).
     pub skipped: u64,
+    /// How far the wall clock stepped since the previous call (forward positive), when it
+    /// did: cron schedules follow it, and the starts it jumped over are `skipped` without
+    /// any probe having overrun.
+    pub wall_step: Option<chrono::Duration>,
+}
+
+/// The first round of probes is spread over at most this, whatever the intervals: results
+/// come within seconds of a start, and 50,000 targets still do not start at once.
+pub const FIRST_ROUND: Duration = Duration::from_secs(10);
+
+/// Where in the first round a target with `offset` into `period` starts: the same place,
+/// scaled from the period into [`FIRST_ROUND`] when the period is longer.
+fn first_offset(offset: Duration, period: Duration) -> Duration {
+    if period <= FIRST_ROUND || period.is_zero() {
+        return offset;
+    }
+    let scaled = offset.as_nanos() * FIRST_ROUND.as_nanos() / period.as_nanos();
+    Duration::from_nanos(u64::try_from(scaled).unwrap_or(u64::MAX))
+}
+
+/// A wall clock that moved this much more or less than monotonic time stepped: NTP's
+/// corrections slew far slower (at most 0.05 %), so only a set clock, a VM resume or a
+/// suspend get past it.
+fn wall_stepped(mono: Duration, wall: chrono::Duration) -> Option<chrono::Duration> {
+    let mono = chrono::Duration::from_std(mono).ok()?;
+    let drift = wall - mono;
+    let tolerance = chrono::Duration::seconds(2) + mono / 1000;
+    (drift.abs() > tolerance).then_some(drift)
 }
 
 impl Ticker {
@@ -175,11 +209,13 @@ impl Ticker {
     pub fn at_offset(spec: &ScheduleSpec, offset: Duration, start: Instant) -> Self {
         let kind = match spec {
             ScheduleSpec::Interval(period) => TickerKind::Interval {
+                first: Some(start + first_offset(offset, *period)),
                 origin: start + offset,
                 period: *period,
                 next_n: 0,
             },
             ScheduleSpec::Cron(c) => TickerKind::Cron {
+                anchor: None,
                 spec: c.clone(),
                 last: None,
             },
@@ -194,17 +230,35 @@ impl Ticker {
     pub fn next(&mut self, now: Instant, wall_now: DateTime<Utc>) -> Option<Tick> {
         match &mut self.kind {
             TickerKind::Interval {
+                first,
                 origin,
                 period,
                 next_n,
             } => {
                 let period_ns = period.as_nanos().max(1);
+                if let Some(first) = first.take() {
+                    // A task that starts a little late runs its first probe at once: no
+                    // start was missed, nothing has run yet.
+                    let at = first.max(now);
+                    // Then the grid: the first start strictly after this one.
+                    let n = match at.checked_duration_since(*origin) {
+                        Some(past) => past.as_nanos() / period_ns + 1,
+                        None => 0,
+                    };
+                    *next_n = u64::try_from(n).unwrap_or(u64::MAX);
+                    return Some(Tick {
+                        at,
+                        skipped: 0,
+                        wall_step: None,
+                    });
+                }
                 let due = *origin + mul(*period, *next_n);
                 if due >= now {
                     *next_n += 1;
                     return Some(Tick {
                         at: due,
                         skipped: 0,
+                        wall_step: None,
                     });
                 }
                 // First n with origin + n·period >= now.
@@ -215,10 +269,20 @@ impl Ticker {
                 Some(Tick {
                     at: *origin + mul(*period, n),
                     skipped,
+                    wall_step: None,
                 })
             }
-            TickerKind::Cron { spec, last } => {
+            TickerKind::Cron { anchor, spec, last } => {
                 let now_wall = wall_now;
+                let wall_step = anchor.and_then(|(mono, wall)| {
+                    wall_stepped(now.saturating_duration_since(mono), now_wall - wall)
+                });
+                *anchor = Some((now, now_wall));
+                // Stepped back: the next start comes from the new wall time, not from the
+                // last one planned (which may now be an hour ahead).
+                if wall_step.is_some_and(|d| d < chrono::Duration::zero()) {
+                    *last = None;
+                }
                 // Times strictly after `from`; the first call may start exactly now.
                 let from = last.unwrap_or(now_wall - chrono::Duration::nanoseconds(1));
                 let mut skipped = 0;
@@ -229,6 +293,7 @@ impl Ticker {
                         return Some(Tick {
                             at: now + ahead,
                             skipped,
+                            wall_step,
                         });
                     }
                     skipped += 1;
@@ -279,6 +344,39 @@ mod tests {
         assert!(Instant::now() - expected_end < Duration::from_millis(1));
     }
 
+    /// A new daemon gives first results within seconds, whatever the interval, spread so
+    /// that starts never pile up; a task that starts late is not an overrun.
+    #[tokio::test(start_paused = true)]
+    async fn the_first_round_comes_within_ten_seconds_then_the_grid() {
+        let start = Instant::now();
+        let period = Duration::from_secs(60);
+        let spec = ScheduleSpec::Interval(period);
+        for (offset, first) in [(0, 0), (30_000, 5_000), (54_000, 9_000)] {
+            let offset = Duration::from_millis(offset);
+            let mut t = Ticker::at_offset(&spec, offset, start);
+            let tick = t.next(start, wall(start)).unwrap();
+            assert_eq!(tick.at, start + Duration::from_millis(first));
+            assert_eq!(tick.skipped, 0);
+            // Then the even grid: start + offset + n·period, the first one after.
+            let next = t.next(tick.at, wall(start)).unwrap();
+            let grid = if offset > Duration::from_millis(first) {
+                start + offset
+            } else {
+                start + offset + period
+            };
+            assert_eq!((next.at, next.skipped), (grid, 0));
+        }
+        // A task that first runs after its first slot probes at once, with nothing skipped.
+        let mut t = Ticker::at_offset(&spec, Duration::ZERO, start);
+        tokio::time::advance(Duration::from_millis(3)).await;
+        let tick = t.next(Instant::now(), wall(start)).unwrap();
+        assert_eq!((tick.at, tick.skipped), (Instant::now(), 0));
+        assert_eq!(
+            t.next(Instant::now(), wall(start)).unwrap().at,
+            start + period
+        );
+    }
+
     #[tokio::test(start_paused = true)]
     async fn overrun_skips_missed_ticks_instead_of_bursting() {
         let start = Instant::now();
@@ -300,9 +398,58 @@ mod tests {
             t.next(Instant::now(), wall(start)).unwrap(),
             Tick {
                 at: origin + period * 5,
-                skipped: 0
+                skipped: 0,
+                wall_step: None,
             }
         );
+    }
+
+    /// `*/5 * * * * *` while the wall clock is set an hour ahead and then back, monotonic
+    /// time untouched: the forward step is named as such (not an overrun), and after the
+    /// backward step the next start is at most 5 s away, not an hour.
+    #[tokio::test(start_paused = true)]
+    async fn cron_follows_the_wall_clock_across_steps_both_ways() {
+        let start = Instant::now();
+        let spec = ScheduleSpec::cron("*/5 * * * * *").unwrap();
+        let mut t = Ticker::new(&spec, "c", start);
+        let mut offset = chrono::Duration::zero();
+        let mut runs = 0;
+        let at = |t: &mut Ticker, offset: chrono::Duration| {
+            t.next(Instant::now(), wall(start) + offset).unwrap()
+        };
+        for _ in 0..4 {
+            let tick = at(&mut t, offset);
+            assert_eq!((tick.skipped, tick.wall_step), (0, None));
+            tokio::time::sleep_until(tick.at).await;
+            runs += 1;
+        }
+        offset = chrono::Duration::hours(1);
+        let tick = at(&mut t, offset);
+        let step = tick.wall_step.expect("the forward step is seen");
+        assert!((step - chrono::Duration::hours(1)).abs() < chrono::Duration::seconds(1));
+        // The hour held 720 starts; the one at the new "now" is the next one, not skipped.
+        assert_eq!(tick.skipped, 719);
+        assert!(tick.at - Instant::now() <= Duration::from_secs(5));
+        tokio::time::sleep_until(tick.at).await;
+        offset = chrono::Duration::zero();
+        let tick = at(&mut t, offset);
+        assert!(tick.wall_step.is_some_and(|d| d < chrono::Duration::zero()));
+        assert!(
+            tick.at - Instant::now() <= Duration::from_secs(5),
+            "the next start comes from the new wall time: {:?}",
+            tick.at - Instant::now()
+        );
+        // And then the rate is kept: a start every 5 s.
+        let before = Instant::now();
+        for _ in 0..12 {
+            let tick = at(&mut t, offset);
+            assert_eq!(tick.wall_step, None);
+            tokio::time::sleep_until(tick.at).await;
+            runs += 1;
+        }
+        let took = Instant::now() - before;
+        assert!(took <= Duration::from_secs(60), "{took:?}");
+        assert_eq!(runs, 16);
     }
 
     #[test]

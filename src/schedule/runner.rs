@@ -12,7 +12,8 @@ use tokio_util::task::TaskTracker;
 
 use super::etiquette::{self, Gate};
 use super::heartbeat::SLACK;
-use super::{Heartbeat, Ticker};
+use super::wallstep::Steps;
+use super::{Heartbeat, ScheduleSpec, Ticker};
 use crate::config::{Config, Target};
 use crate::probe::tls::TlsConfigs;
 use crate::probe::{ProbeResult, TargetProber};
@@ -26,6 +27,7 @@ pub fn spawn_targets(
     cancel: CancellationToken,
     tracker: &TaskTracker,
     heartbeat: &Heartbeat,
+    steps: &Steps,
 ) {
     let permits = Arc::new(Semaphore::new(config.daemon.max_concurrency));
     let gates = etiquette::gates(&config.targets, &config.rate_limit_groups);
@@ -55,6 +57,7 @@ pub fn spawn_targets(
             results.clone(),
             cancel.clone(),
             heartbeat.clone(),
+            steps.clone(),
         ));
     }
 }
@@ -74,6 +77,7 @@ pub async fn run_target(
     results: mpsc::Sender<ProbeResult>,
     cancel: CancellationToken,
     heartbeat: Heartbeat,
+    mut steps: Steps,
 ) {
     let name = prober.target().name.clone();
     let budget = budget(prober.target());
@@ -93,7 +97,15 @@ pub async fn run_target(
             return;
         };
         heartbeat.expect_by(&name, tick.at + budget);
-        if tick.skipped > 0 && held.is_none() {
+        if let Some(step) = tick.wall_step {
+            tracing::info!(
+                target_name = %name,
+                skipped = tick.skipped,
+                "wall clock jumped {}; skipped {} scheduled run(s)",
+                super::wallstep::describe(step),
+                tick.skipped
+            );
+        } else if tick.skipped > 0 && held.is_none() {
             tracing::warn!(
                 target_name = %name,
                 skipped = tick.skipped,
@@ -103,9 +115,12 @@ pub async fn run_target(
         } else if tick.skipped > 0 {
             tracing::debug!(target_name = %name, skipped = tick.skipped, gate = %gate.name, "held after a 429; skipped {} scheduled run(s)", tick.skipped);
         }
+        let cron = matches!(prober.target().schedule, ScheduleSpec::Cron(_));
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep_until(tick.at) => {}
+            // The wall clock stepped while this cron target slept: plan again from it.
+            Ok(()) = steps.changed(), if cron => continue,
         }
         // Another target of the group may have met a 429 while this one slept.
         if gate.held_until(Instant::now()).is_some() {
