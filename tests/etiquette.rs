@@ -16,7 +16,7 @@ use upwatch::config::{self, Config, Env, RateLimitGroup};
 use upwatch::probe::tls::TlsConfigs;
 use upwatch::probe::{ProbeResult, TargetProber};
 use upwatch::schedule::etiquette::gates;
-use upwatch::schedule::runner::run_target;
+use upwatch::schedule::runner::{run_target, Signals};
 use upwatch::schedule::{Heartbeat, Ticker};
 
 fn load(text: &str) -> Config {
@@ -49,9 +49,11 @@ fn run(cfg: &Config) -> (mpsc::Receiver<ProbeResult>, CancellationToken) {
             all[&t.name].clone(),
             permits.clone(),
             tx.clone(),
-            cancel.clone(),
-            Heartbeat::default(),
-            steps.clone(),
+            Signals {
+                cancel: cancel.clone(),
+                heartbeat: Heartbeat::default(),
+                steps: steps.clone(),
+            },
         ));
     }
     (rx, cancel)

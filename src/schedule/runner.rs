@@ -55,9 +55,11 @@ pub fn spawn_targets(
             gate,
             permits.clone(),
             results.clone(),
-            cancel.clone(),
-            heartbeat.clone(),
-            steps.clone(),
+            Signals {
+                cancel: cancel.clone(),
+                heartbeat: heartbeat.clone(),
+                steps: steps.clone(),
+            },
         ));
     }
 }
@@ -68,6 +70,17 @@ fn budget(t: &Target) -> Duration {
     t.timeout * (t.retries + 1) + t.retry_delay * t.retries + SLACK
 }
 
+/// What a target task listens to and reports to, beside its results.
+#[derive(Clone)]
+pub struct Signals {
+    /// Stops taking new ticks.
+    pub cancel: CancellationToken,
+    /// Where the task promises its next probe.
+    pub heartbeat: Heartbeat,
+    /// Wall clock steps (cron targets plan again on each).
+    pub steps: Steps,
+}
+
 /// Runs one target until `cancel` fires or the results consumer is gone.
 pub async fn run_target(
     mut prober: TargetProber,
@@ -75,10 +88,13 @@ pub async fn run_target(
     gate: Gate,
     permits: Arc<Semaphore>,
     results: mpsc::Sender<ProbeResult>,
-    cancel: CancellationToken,
-    heartbeat: Heartbeat,
-    mut steps: Steps,
+    signals: Signals,
 ) {
+    let Signals {
+        cancel,
+        heartbeat,
+        mut steps,
+    } = signals;
     let name = prober.target().name.clone();
     let budget = budget(prober.target());
     // Backoff after a 429 counts in these.
