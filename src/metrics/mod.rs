@@ -73,6 +73,7 @@ struct Inner {
     outbox_pending: Gauge,
     alerts_unsaved: Gauge,
     http_shed: Family<ReasonL, Counter>,
+    runtime_tasks: Gauge,
     store_flush: Histogram,
     store_rows: Counter,
     page_overall: Family<PageL, Gauge>,
@@ -153,6 +154,12 @@ impl Metrics {
             "Connections the HTTP server closed at its connection cap: evicted (an idle or slow one, to make room) or refused (every held one was busy)",
             http_shed.clone(),
         );
+        let runtime_tasks = Gauge::default();
+        registry.register(
+            "upwatch_runtime_tasks",
+            "Tasks alive in the async runtime (about one per target and status page, plus one per open HTTP connection and a few more): flat in a healthy daemon",
+            runtime_tasks.clone(),
+        );
         let build_info = Family::<VersionL, Gauge>::default();
         build_info
             .get_or_create(&VersionL {
@@ -228,6 +235,7 @@ impl Metrics {
             outbox_pending,
             alerts_unsaved,
             http_shed,
+            runtime_tasks,
             store_flush,
             store_rows,
         }))
@@ -329,6 +337,13 @@ impl Metrics {
         self.0
             .outbox_pending
             .set(i64::try_from(pending).unwrap_or(i64::MAX));
+    }
+
+    /// Sets the runtime's live task count (read at scrape time).
+    pub fn set_runtime_tasks(&self, tasks: usize) {
+        self.0
+            .runtime_tasks
+            .set(i64::try_from(tasks).unwrap_or(i64::MAX));
     }
 
     /// The OpenMetrics text exposition.

@@ -161,6 +161,11 @@ async fn metrics(State(state): State<Arc<ServerState>>) -> Response {
         Ok(c) => state.metrics.set_outbox_pending(c.pending),
         Err(e) => tracing::warn!("metrics: cannot read the outbox backlog: {e}"),
     }
+    state.metrics.set_runtime_tasks(
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks(),
+    );
     (
         [(
             header::CONTENT_TYPE,
