@@ -21,7 +21,9 @@ pub struct NoFile {
 const BASE_RESERVE: u64 = 64;
 
 /// Raises the soft open-file limit to the hard limit. Never fails the start: when the
-/// limit cannot be read or raised, the current figure is reported as it is.
+/// limit cannot be raised, the current figure is reported as it is; when the system call
+/// is filtered (the shipped systemd unit denies `@resources`, and sets the limit itself
+/// with `LimitNOFILE=`), the figure is read from `/proc/self/limits`.
 pub fn raise_nofile() -> std::io::Result<NoFile> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
@@ -29,7 +31,11 @@ pub fn raise_nofile() -> std::io::Result<NoFile> {
     };
     // SAFETY: getrlimit writes one rlimit into the struct we own.
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return Err(std::io::Error::last_os_error());
+        let e = std::io::Error::last_os_error();
+        let text = std::fs::read_to_string("/proc/self/limits").map_err(|_| e)?;
+        return proc_limits(&text).ok_or_else(|| {
+            std::io::Error::other("no \"Max open files\" line in /proc/self/limits")
+        });
     }
     let before = lim.rlim_cur;
     // RLIM_INFINITY as a hard limit is not accepted as a soft one on Linux; nr_open (about a
@@ -65,6 +71,23 @@ pub fn raise_nofile() -> std::io::Result<NoFile> {
     })
 }
 
+/// The open-file limit from the text of `/proc/self/limits`.
+fn proc_limits(text: &str) -> Option<NoFile> {
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    let mut fields = line["Max open files".len()..].split_whitespace();
+    let mut number = || -> Option<u64> {
+        match fields.next()? {
+            "unlimited" => Some(u64::MAX),
+            n => n.parse().ok(),
+        }
+    };
+    Some(NoFile {
+        soft: number()?,
+        hard: number()?,
+        raised_from: None,
+    })
+}
+
 /// Descriptors kept away from the HTTP server: every probe that may be in flight, every
 /// connection kept open between probes, and [`BASE_RESERVE`].
 pub fn reserve(max_concurrency: usize, kept_connections: usize, channels: usize) -> u64 {
@@ -96,6 +119,27 @@ mod tests {
         // A limit below the reserve still leaves the server a handful.
         assert_eq!(connection_cap(256, 100, r), MIN_CONNECTIONS);
         assert_eq!(connection_cap(4, 1 << 20, r), 4);
+    }
+
+    #[test]
+    fn the_limit_reads_from_proc_when_the_call_is_filtered() {
+        let text = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                    Max cpu time              unlimited            unlimited            seconds   \n\
+                    Max open files            1024                 524288               files     \n";
+        assert_eq!(
+            proc_limits(text),
+            Some(NoFile {
+                soft: 1024,
+                hard: 524_288,
+                raised_from: None
+            })
+        );
+        assert_eq!(
+            proc_limits("Max cpu time unlimited unlimited seconds"),
+            None
+        );
+        let here = std::fs::read_to_string("/proc/self/limits").unwrap();
+        assert!(proc_limits(&here).is_some(), "{here}");
     }
 
     #[test]
