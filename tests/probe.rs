@@ -885,3 +885,40 @@ async fn an_https_to_http_redirect_is_refused_unless_allowed() {
     assert_eq!(r.redirects.len(), 1);
     assert_eq!(kinds(&r), vec![FailureKind::Protocol], "{:?}", r.failures);
 }
+
+#[tokio::test]
+async fn a_bad_status_line_or_an_endless_head_is_protocol() {
+    let (port, _server) = raw_server(b"HTTP/1.1 20 OK\r\ncontent-length: 0\r\n\r\n", None).await;
+    let r = probe(
+        &format!("url = \"http://127.0.0.1:{port}/\"\ntimeout = \"2s\""),
+        None,
+    )
+    .await;
+    assert_eq!(kinds(&r), vec![FailureKind::Protocol], "{:?}", r.failures);
+    assert!(
+        r.failures[0].detail.contains("\"HTTP/1.1 20 OK\\r\\n"),
+        "{}",
+        r.failures[0].detail
+    );
+
+    static HEADER: [u8; 64 * 1024] = [b'a'; 64 * 1024];
+    let (port, server) = raw_server(b"HTTP/1.1 200 OK\r\nx-endless: ", Some(&HEADER)).await;
+    let r = probe(
+        &format!("url = \"http://127.0.0.1:{port}/\"\ntimeout = \"5s\""),
+        None,
+    )
+    .await;
+    assert_eq!(kinds(&r), vec![FailureKind::Protocol], "{:?}", r.failures);
+    assert!(
+        r.failures[0]
+            .detail
+            .starts_with("the response head is over the size limit; it starts \"HTTP/1.1 200 OK"),
+        "{}",
+        r.failures[0].detail
+    );
+    let written = tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(written < 16 << 20, "the server wrote {written} bytes");
+}
