@@ -367,3 +367,86 @@ async fn healthcheck_asks_the_running_daemon() {
     );
     assert_eq!(stop_daemon(child).await, 0);
 }
+
+#[tokio::test]
+async fn a_new_daemon_logs_its_first_result_within_ten_seconds_and_no_warning_before() {
+    let s = start(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    // Ten targets every 60 s: their first round is spread over at most 10 s.
+    let mut text =
+        "[daemon]\nlog_format = \"json\"\nlisten = \"127.0.0.1:0\"\nstate_dir = \"state\"\n"
+            .to_string();
+    for i in 0..10 {
+        text.push_str(&format!(
+            "\n[[target]]\nname = \"t{i}\"\nurl = \"http://127.0.0.1:{}/ok\"\ninterval = \"60s\"\n",
+            s.port()
+        ));
+    }
+    let p = write_config(&dir, &text);
+    let mut child = bin()
+        .arg("--config")
+        .arg(&p)
+        .arg("run")
+        .env("UPWATCH_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let mut results = 0;
+    while results < 10 {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(12), lines.next_line())
+            .await
+            .expect("a line within 12 s")
+            .unwrap()
+            .expect("the daemon keeps running");
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_ne!(v["level"], "WARN", "no warning at start: {line}\n{seen:#?}");
+        if v["message"] == "probe up" {
+            results += 1;
+        }
+        if v["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("upwatch started")
+        {
+            assert!(
+                v["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("first results within 10s"),
+                "{line}"
+            );
+        }
+        seen.push(line);
+    }
+    // Every target has its first result within the first round (10 s), not its 60 s.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(12),
+        "{:?}",
+        started.elapsed()
+    );
+    let pid = child.id().unwrap().to_string();
+    tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert_eq!(child.wait().await.unwrap().code(), Some(0));
+}
+
+#[tokio::test]
+async fn interval_only_and_pages_only_configs_validate() {
+    let dir = tempfile::tempdir().unwrap();
+    for text in [
+        "[[target]]\nname = \"api\"\nurl = \"https://api.example.com/\"\ninterval = \"5s\"\n",
+        "[[status_page]]\nname = \"mistral\"\nurl = \"https://status.mistral.ai/\"\n",
+    ] {
+        let p = write_config(&dir, text);
+        let out = run(&["validate"], &p).await;
+        assert_eq!(out.code, 0, "{text}\n{}{}", out.stdout, out.stderr);
+    }
+}

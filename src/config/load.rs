@@ -216,11 +216,12 @@ pub fn parse(path: &Path, text: &str, env: &Env) -> Result<Config, ConfigError> 
             }
         }
     }
-    if targets.is_empty() && v.d.is_empty() {
+    // Watching vendors' pages alone, before any probe, is a valid start.
+    if targets.is_empty() && raw_pages.is_empty() && v.d.is_empty() {
         v.d.push(
             0..0,
             "",
-            "no [[target]] defined: add at least one, e.g.\n  [[target]]\n  name = \"api\"\n  url = \"https://example.com/health\"",
+            "no [[target]] or [[status_page]] defined: add at least one, e.g.\n  [[target]]\n  name = \"api\"\n  url = \"https://example.com/health\"",
         );
     }
     let mut rate_limit_groups = v.rate_limit_groups(raw_groups);

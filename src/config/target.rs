@@ -76,9 +76,16 @@ impl Validator<'_> {
         }
 
         let schedule = self.target_schedule(r, span.clone(), ctx, def, chat_model.is_some());
-        let timeout = self
-            .duration(ctx, "timeout", &r.timeout, false)
-            .map(|t| t.unwrap_or(def.timeout));
+        // A timeout the target does not set itself (built in, or from [defaults]) is
+        // clamped to its interval, as Prometheus clamps scrape_timeout; its own may not
+        // exceed it (checked below).
+        let timeout =
+            self.duration(ctx, "timeout", &r.timeout, false)
+                .map(|t| match (t, &schedule) {
+                    (Some(t), _) => t,
+                    (None, Some(ScheduleSpec::Interval(iv))) => def.timeout.min(*iv),
+                    (None, _) => def.timeout,
+                });
         let max_latency =
             self.duration(ctx, "max_latency", &r.max_latency, true)
                 .map(|m| match m {
@@ -120,13 +127,11 @@ impl Validator<'_> {
             def.redirects,
         );
 
-        if let (Some(ScheduleSpec::Interval(iv)), Some(t)) = (&schedule, timeout) {
+        if let (Some(ScheduleSpec::Interval(iv)), Some(t), Some(own)) =
+            (&schedule, timeout, r.timeout.as_ref())
+        {
             if t > *iv {
-                let at = r
-                    .timeout
-                    .as_ref()
-                    .or(r.interval.as_ref())
-                    .map_or(span.clone(), |s| s.span());
+                let at = own.span();
                 self.d.push(
                     at,
                     ctx,

@@ -132,7 +132,10 @@ fn syntax_error_points_at_the_line() {
 #[test]
 fn empty_config_asks_for_a_target() {
     let errs = errors("");
-    assert!(errs[0].contains("no [[target]] defined"), "{errs:?}");
+    assert!(
+        errs[0].contains("no [[target]] or [[status_page]] defined"),
+        "{errs:?}"
+    );
 }
 
 #[test]
@@ -317,6 +320,35 @@ fn timeout_longer_than_interval_is_rejected() {
         "{}",
         errs[0]
     );
+}
+
+#[test]
+fn a_timeout_the_target_did_not_write_is_clamped_to_its_interval() {
+    // Built in: 10 s, clamped to 5 s.
+    let c = parse_str(&format!("{MINIMAL}interval = \"5s\"\n"), &[]).unwrap();
+    assert_eq!(c.targets[0].timeout, Duration::from_secs(5));
+    // From [defaults]: clamped too; a target's own, shorter, wins.
+    let c = parse_str(
+        &format!("[defaults]\ntimeout = \"30s\"\n\n{MINIMAL}interval = \"2s\"\n\n[[target]]\nname = \"b\"\nurl = \"http://x/\"\ninterval = \"2s\"\ntimeout = \"1s\"\n"),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(c.targets[0].timeout, Duration::from_secs(2));
+    assert_eq!(c.targets[1].timeout, Duration::from_secs(1));
+    // An explicit one over the interval is pointed at, on its own line.
+    let errs = errors(&format!("{MINIMAL}interval = \"5s\"\ntimeout = \"6s\"\n"));
+    assert!(errs[0].starts_with("monitor.toml:5:"), "{errs:?}");
+}
+
+#[test]
+fn a_config_of_status_pages_only_is_valid() {
+    let c = parse_str(
+        "[[status_page]]\nname = \"mistral\"\nurl = \"https://status.mistral.ai/\"\n",
+        &[],
+    )
+    .unwrap();
+    assert!(c.targets.is_empty());
+    assert_eq!(c.status_pages.len(), 1);
 }
 
 #[test]
