@@ -22,6 +22,7 @@ use prometheus_client::registry::Registry;
 use crate::alert::Severity;
 use target::TargetSeries;
 
+pub mod format;
 mod target;
 use crate::probe::ProbeResult;
 
@@ -352,5 +353,13 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.0.registry);
         out
+    }
+
+    /// The exposition in `format`.
+    pub fn encode_as(&self, format: format::Format) -> String {
+        match format {
+            format::Format::OpenMetrics => self.encode(),
+            format::Format::Text => format::to_text(&self.encode()),
+        }
     }
 }

@@ -155,7 +155,7 @@ fn bearer_matches(headers: &HeaderMap, token: &Secret) -> bool {
     diff == 0
 }
 
-async fn metrics(State(state): State<Arc<ServerState>>) -> Response {
+async fn metrics(State(state): State<Arc<ServerState>>, headers: HeaderMap) -> Response {
     // The backlog lives in the store; read it at scrape time.
     match state.reader.outbox_counts().await {
         Ok(c) => state.metrics.set_outbox_pending(c.pending),
@@ -166,12 +166,13 @@ async fn metrics(State(state): State<Arc<ServerState>>) -> Response {
             .metrics()
             .num_alive_tasks(),
     );
+    // OpenMetrics when asked for (Prometheus does), the classic text format otherwise.
+    let format = crate::metrics::format::Format::negotiate(
+        headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()),
+    );
     (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        state.metrics.encode(),
+        [(header::CONTENT_TYPE, format.content_type())],
+        state.metrics.encode_as(format),
     )
         .into_response()
 }
