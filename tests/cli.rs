@@ -450,3 +450,79 @@ async fn interval_only_and_pages_only_configs_validate() {
         assert_eq!(out.code, 0, "{text}\n{}{}", out.stdout, out.stderr);
     }
 }
+
+#[tokio::test]
+async fn check_judges_assertions_and_names_what_it_found() {
+    let s = start(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("http://127.0.0.1:{}/models", s.port());
+    let p = write_config(
+        &dir,
+        &format!(
+            "[[target]]\nname = \"pass\"\nurl = \"{url}\"\n\n\
+             [[target.assert]]\njson = \"$.data[*].id\"\nop = \"eq\"\nvalue = \"codestral-latest\"\n\n\
+             [[target.assert]]\njson = \"$.data[*].max_context_length\"\nop = \"ge\"\nvalue = 32000\nmatch = \"all\"\n\n\
+             [[target.assert]]\nheader = \"X-RateLimit-Limit\"\nop = \"ge\"\nvalue = 10\n\n\
+             [[target.assert]]\non = \"status\"\nin = [200, 204]\n\n\
+             [[target.assert]]\njson = \"$.error\"\nop = \"absent\"\n\n\
+             [[target]]\nname = \"fail\"\nurl = \"{url}\"\n\n\
+             [[target.assert]]\njson = \"$.data[*].id\"\nop = \"eq\"\nvalue = \"pixtral-large-latest\"\n\n\
+             [[target.assert]]\njson = \"$.data[*].max_context_length\"\nop = \"ge\"\nvalue = 100000\nmatch = \"all\"\n\n\
+             [[target.assert]]\nheader = \"x-ratelimit-limit\"\nop = \"gt\"\nvalue = 60\nseverity = \"warning\"\n\n\
+             [[target]]\nname = \"cut\"\nurl = \"{url}\"\nmax_body_size = \"64B\"\n\n\
+             [[target.assert]]\njson = \"$.object\"\nop = \"eq\"\nvalue = \"list\"\n"
+        ),
+    );
+    let out = run(&["check", "--format", "json"], &p).await;
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let lines: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let by = |name: &str| lines.iter().find(|l| l["target"] == name).unwrap().clone();
+    assert_eq!(by("pass")["health"], "up", "{}", by("pass"));
+    let fail = by("fail");
+    assert_eq!(fail["health"], "down");
+    let failures: Vec<(String, String)> = fail["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["kind"].as_str().unwrap().to_string(),
+                f["detail"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        failures,
+        [
+            (
+                "assertion".to_string(),
+                "assert #1 ($.data[*].id eq \"pixtral-large-latest\"): found \"codestral-latest\", \"mistral-small-latest\"".to_string()
+            ),
+            (
+                "assertion".to_string(),
+                "assert #2 ($.data[*].max_context_length ge 100000 (all)): found 1 of 2 not passing: 32000".to_string()
+            ),
+            (
+                "assertion_warning".to_string(),
+                "assert #3 (header x-ratelimit-limit gt 60): found \"60\"".to_string()
+            ),
+        ]
+    );
+    let cut = by("cut");
+    assert_eq!(cut["body_truncated"], true);
+    assert_eq!(cut["failures"][0]["kind"], "body_too_large", "{cut}");
+
+    // The table names the failed assertion under the target.
+    let table = run(&["check"], &p).await;
+    assert!(
+        table
+            .stdout
+            .contains("assert #1 ($.data[*].id eq \"pixtral-large-latest\")"),
+        "{}",
+        table.stdout
+    );
+}

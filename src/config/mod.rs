@@ -6,6 +6,7 @@
 //! [`Redactor`] here so nothing downstream can print them by accident.
 
 mod alerting;
+mod assertions;
 mod defaults;
 mod depends;
 mod env;

@@ -34,6 +34,22 @@ pub(crate) struct RawDaemon {
     pub external_url: S<String>,
 }
 
+/// `[[target.assert]]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAssert {
+    pub json: S<String>,
+    pub header: S<String>,
+    pub on: S<String>,
+    pub op: S<String>,
+    pub value: S<toml::Value>,
+    #[serde(rename = "in")]
+    pub one_of: S<Vec<Spanned<toml::Value>>>,
+    #[serde(rename = "match")]
+    pub match_: S<String>,
+    pub severity: S<String>,
+}
+
 /// `[store]`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -90,6 +106,7 @@ pub(crate) struct RawTarget {
     pub follow_redirects: S<bool>,
     pub max_redirects: S<i64>,
     pub allow_insecure_redirects: S<bool>,
+    pub assert: S<Vec<Spanned<RawAssert>>>,
     pub channels: S<Vec<Spanned<String>>>,
     pub failure_threshold: S<RawThreshold>,
     pub success_threshold: S<RawThreshold>,

@@ -119,6 +119,7 @@ impl Validator<'_> {
         let max_body_size = self
             .size(ctx, "max_body_size", &r.max_body_size)
             .map(|s| s.unwrap_or(def.max_body_size));
+        let assertions = self.assertions(ctx, &r.assert);
         let redirects = self.redirects(
             ctx,
             &r.follow_redirects,
@@ -182,6 +183,7 @@ impl Validator<'_> {
             retry_delay: retry_delay?,
             max_body_size: max_body_size?,
             redirects: redirects?,
+            assertions: assertions?,
             redactor,
             alert: crate::alert::AlertPolicy::default(),
             status_page: None,

@@ -629,3 +629,55 @@ fn depends_on_names_targets_or_pages_without_cycles() {
         assert!(err.contains(want), "{want}\n{err}");
     }
 }
+
+#[test]
+fn assertions_load_in_order_with_their_checks() {
+    let c = parse_str(
+        &format!(
+            "{MINIMAL}\n[[target.assert]]\njson = \"$.data[*].id\"\nop = \"eq\"\nvalue = \"codestral-latest\"\n\n\
+             [[target.assert]]\nheader = \"X-RateLimit-Limit\"\nop = \"ge\"\nvalue = 10\nseverity = \"warning\"\n\n\
+             [[target.assert]]\non = \"status\"\nin = [200, 204]\n\n\
+             [[target.assert]]\njson = \"$.data[*].max_context_length\"\nop = \"ge\"\nvalue = 8000\nmatch = \"all\"\n"
+        ),
+        &[],
+    )
+    .unwrap();
+    let shown: Vec<String> = c.targets[0]
+        .assertions
+        .iter()
+        .map(|a| format!("#{} {a} warning={}", a.index, a.warning))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            "#1 $.data[*].id eq \"codestral-latest\" warning=false",
+            "#2 header x-ratelimit-limit ge 10 warning=true",
+            "#3 status in [200, 204] warning=false",
+            "#4 $.data[*].max_context_length ge 8000 (all) warning=false",
+        ]
+    );
+}
+
+#[test]
+fn a_bad_assertion_is_pointed_at_with_what_would_be_right() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("json = \"data[*].id\"\nop = \"eq\"\nvalue = 1", "monitor.toml:5:8:", "is not a JSONPath (RFC 9535)"),
+        ("json = \"$.id\"\nop = \"equals\"\nvalue = 1", "monitor.toml:6:6:", "op: \"equals\" is not one of eq ne lt le gt ge matches exists absent (did you mean \"eq\"?)"),
+        ("json = \"$.id\"\nop = \"gte\"\nvalue = 1", "monitor.toml:6:6:", "(did you mean \"ge\"?)"),
+        ("json = \"$.n\"\nop = \"gt\"\nvalue = \"ten\"", "monitor.toml:7:9:", "expected a number (lt, le, gt and ge order numbers)"),
+        ("on = \"body\"\nop = \"matches\"\nvalue = \"(unclosed\"", "monitor.toml:7:9:", "is not a regular expression"),
+        ("json = \"$.error\"\nop = \"absent\"\nvalue = 1", "monitor.toml:7:9:", "absent takes no value"),
+        ("on = \"status\"\nop = \"eq\"\nvalue = \"ok\"", "monitor.toml:6:6:", "take a comparison with a number"),
+        ("on = \"status\"\nin = [\"ok\"]", "monitor.toml:6:6:", "in = [...] of numbers"),
+        ("on = \"headers\"\nop = \"exists\"", "monitor.toml:5:6:", "is not one of status | body | latency_ms"),
+        ("json = \"$.a\"\nheader = \"x\"\nop = \"exists\"", "monitor.toml:4:1:", "exactly one of"),
+        ("json = \"$.a\"\nop = \"eq\"\nvalue = 1\nmatch = \"some\"", "monitor.toml:8:9:", "match: \"some\" is not one of any | all"),
+        ("json = \"$.a\"\nopp = \"eq\"", "monitor.toml:6:1:", "unknown field `opp`"),
+    ];
+    for (body, at, says) in cases {
+        let errs = errors(&format!("{MINIMAL}[[target.assert]]\n{body}\n"));
+        assert_eq!(errs.len(), 1, "{body}: {errs:?}");
+        assert!(errs[0].starts_with(at), "{body}: {}", errs[0]);
+        assert!(errs[0].contains(says), "{body}: {}", errs[0]);
+    }
+}

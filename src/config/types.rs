@@ -197,6 +197,8 @@ pub struct Target {
     pub max_body_size: usize,
     /// Whether and how far redirects are followed.
     pub redirects: Redirects,
+    /// `[[target.assert]]`, in config order.
+    pub assertions: Vec<crate::probe::assert::Assertion>,
     /// Secret values to scrub from anything shown about this target.
     pub redactor: Redactor,
     /// Alert policy (`[alerting]` with this target's overrides).

@@ -129,6 +129,18 @@ pub fn response(
             ));
         }
     }
+    if ex.complete && !t.assertions.is_empty() {
+        let answer = super::assert::Answer {
+            status: ex.status,
+            headers: &info.headers,
+            body: ex.body,
+            truncated: ex.truncated,
+            latency: ex.total,
+        };
+        failures.extend(super::assert::judge(&t.assertions, &answer, |s| {
+            t.redactor.redact(s)
+        }));
+    }
     if let Some(limit) = t.max_latency {
         if ex.total > limit && ex.complete {
             failures.push(Failure::new(

@@ -2,6 +2,7 @@
 //! conditions. Owns the probe result type ([`result`]), the HTTP/TLS engine ([`http`]) and
 //! the probe's TLS configs and certificate facts ([`tls`]). Must not schedule, store or alert: it returns data.
 
+pub mod assert;
 pub mod batch;
 pub mod http;
 pub mod judge;

@@ -125,11 +125,15 @@ pub enum FailureKind {
     /// The body is longer than `max_body_size` and a check needs all of it (the model
     /// catalog, a chat stream, `expect_body_contains` not found in what was read).
     BodyTooLarge,
+    /// A `[[target.assert]]` failed.
+    Assertion,
+    /// A `[[target.assert]]` with `severity = "warning"` failed (degrades only).
+    AssertionWarning,
 }
 
 impl FailureKind {
     /// Every kind, in documentation order.
-    pub const ALL: [FailureKind; 28] = [
+    pub const ALL: [FailureKind; 30] = [
         FailureKind::Dns,
         FailureKind::ConnectRefused,
         FailureKind::ConnectTimeout,
@@ -158,6 +162,8 @@ impl FailureKind {
         FailureKind::TooManyRedirects,
         FailureKind::RedirectRefused,
         FailureKind::BodyTooLarge,
+        FailureKind::Assertion,
+        FailureKind::AssertionWarning,
     ];
 
     /// The kind with this JSON name.
@@ -196,6 +202,8 @@ impl FailureKind {
             FailureKind::TooManyRedirects => "too_many_redirects",
             FailureKind::RedirectRefused => "redirect_refused",
             FailureKind::BodyTooLarge => "body_too_large",
+            FailureKind::Assertion => "assertion",
+            FailureKind::AssertionWarning => "assertion_warning",
         }
     }
 
@@ -211,6 +219,7 @@ impl FailureKind {
                 | FailureKind::RateLimited
                 | FailureKind::RatelimitLow
                 | FailureKind::CatalogChanged
+                | FailureKind::AssertionWarning
         )
     }
 

@@ -108,6 +108,9 @@ impl Server {
     }
 }
 
+/// What `/models` answers: two models, in the shape of Mistral's `GET /v1/models`.
+pub const MODELS: &str = r#"{"object":"list","data":[{"id":"codestral-latest","object":"model","max_context_length":256000,"capabilities":{"completion_chat":true}},{"id":"mistral-small-latest","object":"model","max_context_length":32000,"capabilities":{"completion_chat":true}}]}"#;
+
 /// Starts the routing server (see [`route`]) over plain HTTP or, with a leaf, HTTPS.
 pub async fn start(tls: Option<&Leaf>) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -142,6 +145,7 @@ pub async fn start(tls: Option<&Leaf>) -> Server {
 
 /// Routes:
 /// - `/ok`: 200 `{"data":[]}`
+/// - `/models`: 200, a model catalog in Mistral's shape ([`MODELS`]), `x-ratelimit-limit: 60`
 /// - `/delay/MS`: waits MS milliseconds, then 200
 /// - `/status/CODE`: that status, with a JSON error body and rate-limit headers on 429
 /// - `/slowbody/MS`: head at once, the rest of the body after MS milliseconds
@@ -155,6 +159,14 @@ async fn route(req: Request<Incoming>) -> Result<Response<TestBody>, Infallible>
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let resp = match parts.as_slice() {
         ["ok"] => Response::new(TestBody::full("{\"data\":[]}")),
+        ["models"] => {
+            let mut r = Response::new(TestBody::full(MODELS));
+            r.headers_mut()
+                .insert("x-ratelimit-limit", "60".parse().unwrap());
+            r.headers_mut()
+                .insert("content-type", "application/json".parse().unwrap());
+            r
+        }
         ["delay", ms] => {
             tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
             Response::new(TestBody::full("{\"data\":[]}"))
