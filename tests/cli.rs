@@ -526,3 +526,37 @@ async fn check_judges_assertions_and_names_what_it_found() {
         table.stdout
     );
 }
+
+/// The two assertions shown (commented out) in the shipped monitor.toml load and pass
+/// against a catalog in Mistral's shape.
+#[tokio::test]
+async fn the_shipped_example_assertions_pass_on_a_catalog() {
+    let s = start(None).await;
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/monitor.toml")).unwrap();
+    let start_at = shipped
+        .find("# [[target.assert]]")
+        .expect("examples in monitor.toml");
+    let examples: String = shipped[start_at..]
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .map(|l| l.trim_start_matches('#').trim_start())
+        .map(|l| l.split(" # ").next().unwrap_or(l).trim_end())
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(
+        examples.matches("[[target.assert]]").count(),
+        2,
+        "{examples}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_config(
+        &dir,
+        &format!(
+            "[[target]]\nname = \"models\"\nurl = \"http://127.0.0.1:{}/models\"\n\n{examples}",
+            s.port()
+        ),
+    );
+    let out = run(&["check", "--format", "json"], &p).await;
+    assert_eq!(out.code, 0, "{examples}\n{}{}", out.stdout, out.stderr);
+}
