@@ -431,3 +431,103 @@ max_latency = "100ms"
         "{table}"
     );
 }
+
+/// Fifty targets: the page opens with one compact row per target, failing ones first, each
+/// linking to its card; rendered at desktop and phone widths (screenshots in
+/// `$UPWATCH_SCREENSHOT_DIR` when set).
+#[tokio::test]
+async fn fifty_targets_open_with_a_compact_overview_failing_first() {
+    let server = start(None).await;
+    let port = server.port();
+    let dir = tempfile::tempdir().unwrap();
+    let listen = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let mut text = format!(
+        "[daemon]\nstate_dir = \"state\"\nlisten = \"{listen}\"\nlocation = \"eu-west\"\n\n[defaults]\ninterval = \"500ms\"\ntimeout = \"500ms\"\n\n[alerting]\nfailure_threshold = 1\n"
+    );
+    // Every tenth target fails, every seventh is slow (degraded); the rest are fine.
+    let failing: Vec<String> = (0..50)
+        .filter(|i| i % 10 == 4)
+        .map(|i| format!("api-{i:02}"))
+        .collect();
+    for i in 0..50 {
+        let path = if i % 10 == 4 {
+            "status/503".to_string()
+        } else if i % 7 == 6 {
+            "delay/120".to_string()
+        } else {
+            "ok".to_string()
+        };
+        text.push_str(&format!(
+            "\n[[target]]\nname = \"api-{i:02}\"\nurl = \"http://127.0.0.1:{port}/{path}\"\nmax_latency = \"100ms\"\n"
+        ));
+    }
+    let cfg = dir.path().join("monitor.toml");
+    std::fs::write(&cfg, text).unwrap();
+    let daemon = spawn_daemon(&cfg);
+    let base = format!("http://{listen}");
+    // Two rounds of results, written.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let shots = match std::env::var_os("UPWATCH_SCREENSHOT_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => dir.path().to_path_buf(),
+    };
+    std::fs::create_dir_all(&shots).unwrap();
+    for (width, height) in [(1280u32, 1400u32), (390, 1600)] {
+        let png = shots.join(format!("overview-50-{width}.png"));
+        let _ = std::fs::remove_file(&png);
+        browser(&[
+            format!("--window-size={width},{height}"),
+            format!("--screenshot={}", png.display()),
+            format!("{base}/"),
+        ])
+        .await;
+        assert_eq!(png_size(&png), (width, height));
+    }
+    let dom = browser(&["--dump-dom".to_string(), format!("{base}/")]).await;
+    assert_eq!(stop_daemon(daemon).await, 0);
+
+    let overview_at = dom.find("class=\"overview\"").expect("an overview");
+    let first_card = dom.find("class=\"target health-").expect("cards");
+    assert!(overview_at < first_card, "the overview comes first");
+    let overview = &dom[overview_at..overview_at + dom[overview_at..].find("</section>").unwrap()];
+    let rows: Vec<&str> = overview.split("<a class=\"ov-row").skip(1).collect();
+    assert_eq!(rows.len(), 50, "one row per target");
+    // The five failing targets lead, each with its firing alert; then the rest.
+    for (row, name) in rows.iter().zip(&failing) {
+        assert!(row.contains(&format!("href=\"#target-{name}\"")), "{row}");
+        assert!(row.contains("badge down"), "{row}");
+        assert!(
+            row.contains("<span class=\"ov-alert\">critical</span>"),
+            "{row}"
+        );
+    }
+    assert!(
+        rows[5].contains("badge degraded"),
+        "then the degraded: {}",
+        rows[5]
+    );
+    assert!(
+        rows[5].contains("<span class=\"ov-alert sev-warning\">warning</span>"),
+        "{}",
+        rows[5]
+    );
+    assert!(rows.last().unwrap().contains("badge up"));
+    for row in &rows {
+        assert_eq!(row.matches("<rect").count(), 90, "a 90-day bar per row");
+        let name = row
+            .split("href=\"#")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        assert!(
+            dom.contains(&format!("id=\"{name}\"")),
+            "{name} links to its card"
+        );
+    }
+}

@@ -110,7 +110,18 @@ svg{display:block;width:100%}
 footer{color:var(--muted);font-size:12px;padding-bottom:32px}
 footer a{color:inherit}
 .s-up{fill:var(--up)}.s-degraded{fill:var(--degraded)}.s-partial{fill:var(--partial)}.s-down{fill:var(--down)}.s-none{fill:var(--none)}
-@media (max-width:640px){.stats{grid-template-columns:repeat(4,minmax(0,1fr))}h1{font-size:20px}.target{padding:12px}}
+.overview{background:var(--card);border:1px solid var(--line);border-radius:10px;margin:0 0 16px;padding:2px 0}
+.ov-head,.ov-row{display:grid;grid-template-columns:minmax(0,2.2fr) 92px 74px 70px minmax(0,3fr) 64px;gap:10px;align-items:center;padding:5px 14px}
+.ov-head{font-size:11px;color:var(--muted);text-transform:uppercase;letter-spacing:.04em}
+.ov-row{color:inherit;text-decoration:none;border-top:1px solid var(--line);font-size:14px}
+.ov-row:hover,.ov-row:focus{background:var(--bg)}
+.ov-name{font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.ov-num{font-variant-numeric:tabular-nums;text-align:right}
+.ov-row .badge{justify-self:start;font-size:12px;padding:2px 8px}
+svg.ov-bar{height:14px}
+.ov-alert{font-size:12px;font-weight:700;color:var(--down)}.ov-alert.sev-warning{color:#9a6700}
+@media (max-width:640px){.stats{grid-template-columns:repeat(4,minmax(0,1fr))}h1{font-size:20px}.target{padding:12px}
+.ov-head{display:none}.ov-row{grid-template-columns:minmax(0,1fr) auto 64px;row-gap:4px;padding:7px 12px}.ov-p95{display:none}svg.ov-bar{grid-column:1/-1}.ov-alert:empty{display:none}.ov-alert{grid-column:1/-1}}
 "#;
 
 fn health_class(h: Option<Health>) -> &'static str {
@@ -417,7 +428,66 @@ fn target_section(t: &Target, d: &Overview, now: DateTime<Utc>) -> String {
     s
 }
 
-/// The whole page.
+/// Where a health sorts: failing first, then targets without results, then the healthy.
+fn failing_first(h: Option<Health>) -> u8 {
+    match h {
+        Some(Health::Down) => 0,
+        Some(Health::Degraded) => 1,
+        None => 2,
+        Some(Health::Up) => 3,
+    }
+}
+
+/// One row per target, failing ones first: name (a link to its card), health, uptime and
+/// p95 over 24 hours, the 90-day bar, firing alerts. What 50 targets need to be read at a
+/// glance; the full cards follow.
+fn overview(data: &[&(Arc<Target>, Overview)]) -> String {
+    let mut s = String::from(
+        r#"<section class="overview" aria-label="Overview"><div class="ov-head"><span>Target</span><span>Health</span><span class="ov-num">Up 24h</span><span class="ov-num ov-p95">p95 24h</span><span>90 days</span><span>Alerts</span></div>"#,
+    );
+    for (t, d) in data {
+        let r = &d.report;
+        let class = health_class(r.health);
+        let day = r.uptime.iter().find(|w| w.window == "24h");
+        let firing: Vec<&str> = r.open_alerts.iter().map(|a| a.severity.as_str()).collect();
+        let mut bar = String::from(
+            r#"<svg class="ov-bar" viewBox="0 0 900 14" preserveAspectRatio="none" role="img" aria-label="90 days">"#,
+        );
+        for (i, b) in d.daily.iter().enumerate() {
+            let label = DateTime::from_timestamp(b.hour, 0)
+                .map(|t| t.format("%Y-%m-%d").to_string())
+                .unwrap_or_default();
+            let _ = write!(
+                bar,
+                r#"<rect class="s-{}" x="{}" y="0" width="8" height="14" rx="1"><title>{}</title></rect>"#,
+                segment_class(b),
+                i * 10,
+                esc(&segment_title(b, &label))
+            );
+        }
+        bar.push_str("</svg>");
+        let _ = write!(
+            s,
+            r##"<a class="ov-row health-{class}" href="#target-{name}"><span class="ov-name" title="{name}">{name}</span><span class="badge {class}">{label}</span><span class="ov-num">{up}</span><span class="ov-num ov-p95">{p95}</span>{bar}<span class="ov-alert{sev}">{alerts}</span></a>"##,
+            sev = if !firing.is_empty() && !firing.contains(&"critical") {
+                " sev-warning"
+            } else {
+                ""
+            },
+            name = esc(&t.name),
+            label = health_label(r.health),
+            up = pct(day.and_then(|w| w.uptime_percent)),
+            p95 = r
+                .latency_24h
+                .as_ref()
+                .map_or("–".to_string(), |l| ms_text(l.p95_ms)),
+            alerts = esc(&firing.join(", ")),
+        );
+    }
+    s.push_str("</section>");
+    s
+}
+
 /// "What the vendors say": each page's overall level, open incidents with links, and why a
 /// page is unreadable.
 fn vendor_section(pages: &[(String, Option<serde_json::Value>)]) -> String {
@@ -492,6 +562,7 @@ fn vendor_section(pages: &[(String, Option<serde_json::Value>)]) -> String {
     s
 }
 
+/// The whole page: the summary, the overview, then a card per target (failing first).
 pub fn render(location: &str, data: &[(Arc<Target>, Overview)], now: DateTime<Utc>) -> String {
     let count = |h: Option<Health>| data.iter().filter(|(_, d)| d.report.health == h).count();
     let (down, degraded, none) = (
@@ -523,7 +594,12 @@ pub fn render(location: &str, data: &[(Arc<Target>, Overview)], now: DateTime<Ut
         summary = esc(&summary),
         updated = when(now),
     );
-    for (t, d) in data {
+    let mut sorted: Vec<&(Arc<Target>, Overview)> = data.iter().collect();
+    sorted.sort_by_key(|(_, d)| failing_first(d.report.health));
+    if !sorted.is_empty() {
+        html.push_str(&overview(&sorted));
+    }
+    for (t, d) in sorted {
         html.push_str(&target_section(t, d, now));
     }
     let _ = write!(
