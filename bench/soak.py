@@ -77,7 +77,9 @@ async def target_conn(reader, writer):
                 writer.write(response(200, b'{"data":[]}'))
                 await writer.drain()
                 continue
-            mode = mode_of.get(path) or "ok"
+            # Each target starts in a mode drawn from the same mix it keeps, so the fault
+            # mix (and with it in-flight probes and descriptors) is steady from the start.
+            mode = mode_of.get(path) or pick_mode()
             if rng.random() < 0.05:
                 mode = pick_mode()
             mode_of[path] = mode
