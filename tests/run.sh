@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test suite, as the README's quick start and CI run it. Some tests need programs from
 # outside Cargo, installed here when missing: the email tests talk to a real SMTP server
-# (Python's aiosmtpd, from PyPI), the status-page test renders the page in headless
+# (Python's aiosmtpd, from PyPI), the Standard Webhooks test verifies signatures with the
+# specification's own Python library (standardwebhooks, from PyPI), the status-page test renders the page in headless
 # Chromium (Debian's chromium package; needs root or sudo for apt-get), the container
 # test runs the daemon in a bubblewrap sandbox with a read-only root, and the
 # Alertmanager tests run Debian's prometheus-alertmanager, promtool and amtool, and the
@@ -9,10 +10,12 @@
 # preloads Debian's libfaketime.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! python3 -c "import aiosmtpd" 2>/dev/null; then
-    python3 -m pip install --quiet aiosmtpd 2>/dev/null \
-        || python3 -m pip install --quiet --break-system-packages aiosmtpd
-fi
+for module in aiosmtpd standardwebhooks; do
+    if ! python3 -c "import $module" 2>/dev/null; then
+        python3 -m pip install --quiet "$module" 2>/dev/null \
+            || python3 -m pip install --quiet --break-system-packages "$module"
+    fi
+done
 # Installs Debian packages (root, or sudo) when the command that needs them is missing.
 apt_for() {
     local why="$1"

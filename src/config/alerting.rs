@@ -136,8 +136,21 @@ pub struct WebhookChannel {
     pub display_url: String,
     /// Extra request headers (values are sensitive).
     pub headers: HeaderMap,
-    /// HMAC-SHA256 signing secret.
+    /// HMAC-SHA256 signing secret (`X-Upwatch-Signature`).
     pub secret: Option<Secret>,
+    /// Standard Webhooks signing keys, already decoded from `whsec_…` (`signature =
+    /// "standard-webhooks"`; more than one during a rotation).
+    pub standard_keys: Vec<SecretBytes>,
+}
+
+/// Key bytes that must not be printed.
+#[derive(Clone)]
+pub struct SecretBytes(pub Vec<u8>);
+
+impl std::fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretBytes(***)")
+    }
 }
 
 /// `type = "alertmanager"`.
@@ -429,9 +442,17 @@ impl Validator<'_> {
             ],
             "slack" => &["url", "url_file", "group", "group_wait", "group_interval"],
             "alertmanager" => &["url", "url_file", "headers", "resend_interval"],
-            _ => &["url", "url_file", "headers", "secret", "secret_file"],
+            _ => &[
+                "url",
+                "url_file",
+                "headers",
+                "secret",
+                "secret_file",
+                "signature",
+                "secrets",
+            ],
         };
-        let present: [(&str, Option<Range<usize>>); 18] = [
+        let present: [(&str, Option<Range<usize>>); 20] = [
             ("host", r.host.as_ref().map(|v| v.span())),
             ("port", r.port.as_ref().map(|v| v.span())),
             ("tls", r.tls.as_ref().map(|v| v.span())),
@@ -446,6 +467,8 @@ impl Validator<'_> {
             ("headers", r.headers.as_ref().map(|v| v.span())),
             ("secret", r.secret.as_ref().map(|v| v.span())),
             ("secret_file", r.secret_file.as_ref().map(|v| v.span())),
+            ("signature", r.signature.as_ref().map(|v| v.span())),
+            ("secrets", r.secrets.as_ref().map(|v| v.span())),
             (
                 "resend_interval",
                 r.resend_interval.as_ref().map(|v| v.span()),
@@ -558,20 +581,47 @@ impl Validator<'_> {
                     }
                 };
                 let headers = self.headers(ctx, r, &mut redactor)?;
-                let secret = self.secret_pair(
+                let standard = match self.choice(
                     ctx,
-                    "secret",
-                    &r.secret,
-                    &r.secret_file,
-                    &mut redactor,
-                    span.clone(),
-                    false,
-                );
+                    "signature",
+                    &r.signature,
+                    &[("upwatch", false), ("standard-webhooks", true)],
+                )? {
+                    Some(s) => s,
+                    None => false,
+                };
+                let secret = self
+                    .secret_pair(
+                        ctx,
+                        "secret",
+                        &r.secret,
+                        &r.secret_file,
+                        &mut redactor,
+                        span.clone(),
+                        false,
+                    )
+                    .filter(|s| !s.is_empty());
+                let (secret, standard_keys) = if standard {
+                    let keys =
+                        self.standard_webhook_keys(ctx, r, secret, &mut redactor, span.clone())?;
+                    (None, keys)
+                } else {
+                    if let Some(list) = &r.secrets {
+                        self.d.push(
+                            list.span(),
+                            ctx,
+                            "secrets: only with signature = \"standard-webhooks\" (several keys during a rotation); the upwatch signature takes one secret",
+                        );
+                        return None;
+                    }
+                    (secret, Vec::new())
+                };
                 Some(ChannelKind::Webhook(WebhookChannel {
                     display_url: redactor.display_url(&parsed),
                     url,
                     headers,
-                    secret: secret.filter(|s| !s.is_empty()),
+                    secret,
+                    standard_keys,
                 }))
             }
         };
@@ -587,6 +637,59 @@ impl Validator<'_> {
             kind,
             group: group?.filter(|_| for_people),
         })
+    }
+
+    /// The Standard Webhooks keys: `secret` (or `secret_file`), or `secrets`, each a
+    /// `whsec_` followed by the base64 of 24 to 64 random bytes.
+    fn standard_webhook_keys(
+        &mut self,
+        ctx: &str,
+        r: &RawChannel,
+        secret: Option<Secret>,
+        redactor: &mut Redactor,
+        span: Range<usize>,
+    ) -> Option<Vec<SecretBytes>> {
+        use base64::Engine as _;
+        let mut given: Vec<(Secret, Range<usize>)> = Vec::new();
+        let secret_at = r
+            .secret
+            .as_ref()
+            .or(r.secret_file.as_ref())
+            .map_or(span.clone(), |s| s.span());
+        match (secret, &r.secrets) {
+            (Some(_), Some(list)) => {
+                self.d.push(list.span(), ctx, "secrets: give secret (one key) or secrets (several, during a rotation), not both");
+                return None;
+            }
+            (Some(s), None) => given.push((s, secret_at)),
+            (None, Some(list)) => {
+                for v in list.get_ref() {
+                    let text = self.string(ctx, "secrets", v, Some(&mut *redactor))?;
+                    redactor.add(text.clone());
+                    given.push((Secret::new(text), v.span()));
+                }
+            }
+            (None, None) => {
+                self.d.push(span, ctx, "signature = \"standard-webhooks\" needs secret (or secret_file, or secrets): the receiver's whsec_… key");
+                return None;
+            }
+        }
+        let mut keys = Vec::new();
+        for (s, at) in given {
+            let decoded = s
+                .expose()
+                .trim()
+                .strip_prefix("whsec_")
+                .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok());
+            match decoded {
+                Some(k) if (24..=64).contains(&k.len()) => keys.push(SecretBytes(k)),
+                _ => {
+                    self.d.push(at, ctx, "secret: a Standard Webhooks secret is \"whsec_\" followed by the base64 of 24 to 64 random bytes (e.g. from `openssl rand -base64 32`)");
+                    return None;
+                }
+            }
+        }
+        Some(keys)
     }
 
     /// A channel's own `group`, `group_wait` and `group_interval` over `[alerting]`'s.

@@ -188,6 +188,8 @@ pub(crate) struct RawChannel {
     // webhook
     pub secret: S<String>,
     pub secret_file: S<String>,
+    pub signature: S<String>,
+    pub secrets: S<Vec<Spanned<String>>>,
     // alertmanager
     pub resend_interval: S<String>,
     // email, slack: batching for people

@@ -681,3 +681,57 @@ fn a_bad_assertion_is_pointed_at_with_what_would_be_right() {
         assert!(errs[0].contains(says), "{body}: {}", errs[0]);
     }
 }
+
+#[test]
+fn standard_webhooks_secrets_are_checked_where_they_are_written() {
+    let hook =
+        "[[channel]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"https://hooks.example.com/h\"\n";
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "signature = \"standard-webhooks\"\nsecret = \"whsec_not base64!\"",
+            "monitor.toml:10:10:",
+            "\"whsec_\" followed by the base64 of 24 to 64 random bytes",
+        ),
+        (
+            "signature = \"standard-webhooks\"\nsecrets = [\"whsec_AAAA\"]",
+            "monitor.toml:10:12:",
+            "\"whsec_\" followed by the base64",
+        ),
+        (
+            "signature = \"standard-webhooks\"",
+            "monitor.toml:5:1:",
+            "needs secret (or secret_file, or secrets)",
+        ),
+        (
+            "secrets = [\"whsec_MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIz\"]",
+            "monitor.toml:9:11:",
+            "secrets: only with signature = \"standard-webhooks\"",
+        ),
+        (
+            "signature = \"svix\"",
+            "monitor.toml:9:13:",
+            "signature: \"svix\" is not one of upwatch | standard-webhooks",
+        ),
+    ];
+    for (keys, at, says) in cases {
+        let errs = errors(&format!("{MINIMAL}\n{hook}{keys}\n"));
+        assert_eq!(errs.len(), 1, "{keys}: {errs:?}");
+        assert!(errs[0].starts_with(at), "{keys}: {}", errs[0]);
+        assert!(errs[0].contains(says), "{keys}: {}", errs[0]);
+    }
+    // 24 bytes of key, as two secrets during a rotation.
+    let c = parse_str(
+        &format!("{MINIMAL}\n{hook}signature = \"standard-webhooks\"\nsecrets = [\"whsec_MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIz\", \"whsec_YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4\"]\n"),
+        &[],
+    )
+    .unwrap();
+    match &c.channels[0].kind {
+        ChannelKind::Webhook(w) => {
+            assert_eq!(w.standard_keys.len(), 2);
+            assert_eq!(w.standard_keys[0].0, b"012345678901234567890123");
+            assert!(w.secret.is_none());
+            assert!(!format!("{w:?}").contains("MDEy"), "{w:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -1,6 +1,8 @@
-//! Generic JSON webhook: a stable, versioned body, optionally signed with HMAC-SHA256 over
-//! `"<timestamp>.<body>"` (headers `X-Upwatch-Signature: sha256=<hex>` and
-//! `X-Upwatch-Timestamp`), so receivers can verify origin and reject replays.
+//! Generic JSON webhook: a stable, versioned body, optionally signed so receivers can verify
+//! origin and reject replays: our own HMAC-SHA256 over `"<timestamp>.<body>"` (headers
+//! `X-Upwatch-Signature: sha256=<hex>` and `X-Upwatch-Timestamp`), or the Standard
+//! Webhooks scheme (`webhook-id`, `webhook-timestamp`, `webhook-signature`), which receiver
+//! libraries in many languages verify.
 
 use std::sync::Arc;
 
@@ -66,6 +68,29 @@ pub fn signature(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
     hex
 }
 
+/// The Standard Webhooks `webhook-signature` value: `v1,<base64 HMAC-SHA256>` of
+/// `"<id>.<timestamp>.<body>"` under each key, space-separated (one per key during a
+/// rotation).
+pub fn standard_signature(keys: &[&[u8]], id: &str, timestamp: i64, body: &[u8]) -> String {
+    use base64::Engine as _;
+    keys.iter()
+        .map(|key| {
+            let mut mac =
+                <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+            mac.update(id.as_bytes());
+            mac.update(b".");
+            mac.update(timestamp.to_string().as_bytes());
+            mac.update(b".");
+            mac.update(body);
+            format!(
+                "v1,{}",
+                base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 impl WebhookNotifier {
     pub(crate) async fn send(&self, n: &Notification, now: DateTime<Utc>) -> Result<(), SendError> {
         let ChannelKind::Webhook(cfg) = &self.config.kind else {
@@ -80,7 +105,19 @@ impl WebhookNotifier {
             .header(http::header::CONTENT_TYPE, "application/json")
             .header("X-Upwatch-Id", n.id.as_str())
             .timeout(self.config.timeout);
-        if let Some(secret) = &cfg.secret {
+        if !cfg.standard_keys.is_empty() {
+            // The id stays the same across retries (receivers deduplicate on it); the
+            // timestamp is this attempt's.
+            let ts = now.timestamp();
+            let keys: Vec<&[u8]> = cfg.standard_keys.iter().map(|k| k.0.as_slice()).collect();
+            req = req
+                .header("webhook-id", n.id.as_str())
+                .header("webhook-timestamp", ts.to_string())
+                .header(
+                    "webhook-signature",
+                    standard_signature(&keys, &n.id, ts, &body),
+                );
+        } else if let Some(secret) = &cfg.secret {
             let ts = now.timestamp();
             req = req.header("X-Upwatch-Timestamp", ts.to_string()).header(
                 "X-Upwatch-Signature",
