@@ -36,6 +36,11 @@ fn readme_config_example_is_valid() {
     let creds = tempfile::tempdir().unwrap();
     std::fs::write(creds.path().join("smtp_password"), "pw\n").unwrap();
     std::fs::write(creds.path().join("webhook_secret"), "s3cret\n").unwrap();
+    std::fs::write(
+        creds.path().join("webhook_whsec"),
+        "whsec_MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIz\n",
+    )
+    .unwrap();
     let creds_dir = creds.path().to_str().unwrap().to_string();
     for block in blocks {
         let env = Env::from_pairs(&[

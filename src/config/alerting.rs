@@ -581,15 +581,14 @@ impl Validator<'_> {
                     }
                 };
                 let headers = self.headers(ctx, r, &mut redactor)?;
-                let standard = match self.choice(
-                    ctx,
-                    "signature",
-                    &r.signature,
-                    &[("upwatch", false), ("standard-webhooks", true)],
-                )? {
-                    Some(s) => s,
-                    None => false,
-                };
+                let standard = self
+                    .choice(
+                        ctx,
+                        "signature",
+                        &r.signature,
+                        &[("upwatch", false), ("standard-webhooks", true)],
+                    )?
+                    .unwrap_or_default();
                 let secret = self
                     .secret_pair(
                         ctx,
