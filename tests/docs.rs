@@ -50,6 +50,7 @@ fn readme_config_example_is_valid() {
                 "https://hooks.slack.com/services/T0/B0/x",
             ),
             ("CREDENTIALS_DIRECTORY", &creds_dir),
+            ("PAGERDUTY_ROUTING_KEY", "R0UTINGKEY"),
         ]);
         if let Err(e) = config::parse(&dir.join("README.md"), &block, &env) {
             panic!("README config example does not validate:\n{e}\n---\n{block}");

@@ -74,6 +74,8 @@ pub enum ChannelKind {
     Webhook(WebhookChannel),
     /// Prometheus Alertmanager's v2 API.
     Alertmanager(AlertmanagerChannel),
+    /// PagerDuty's Events API v2.
+    PagerDuty(PagerDutyChannel),
 }
 
 impl ChannelKind {
@@ -84,6 +86,7 @@ impl ChannelKind {
             ChannelKind::Slack(_) => "slack",
             ChannelKind::Webhook(_) => "webhook",
             ChannelKind::Alertmanager(_) => "alertmanager",
+            ChannelKind::PagerDuty(_) => "pagerduty",
         }
     }
 }
@@ -168,6 +171,15 @@ pub struct AlertmanagerChannel {
     pub resend_interval: Duration,
 }
 
+/// `type = "pagerduty"`.
+#[derive(Debug, Clone)]
+pub struct PagerDutyChannel {
+    /// The integration's routing key (a credential).
+    pub routing_key: Secret,
+    /// The Events API v2 enqueue endpoint (PagerDuty's, unless overridden).
+    pub url: String,
+}
+
 /// A validated `[[maintenance]]` window.
 #[derive(Debug, Clone)]
 pub struct Maintenance {
@@ -225,7 +237,7 @@ macro_rules! policy_keys {
 }
 pub(super) use policy_keys;
 
-const CHANNEL_TYPES: &[&str] = &["email", "slack", "webhook", "alertmanager"];
+const CHANNEL_TYPES: &[&str] = &["email", "slack", "webhook", "alertmanager", "pagerduty"];
 
 impl Validator<'_> {
     pub(super) fn alerting(&mut self, r: &RawAlerting, known: &[Arc<str>]) -> Alerting {
@@ -442,6 +454,7 @@ impl Validator<'_> {
             ],
             "slack" => &["url", "url_file", "group", "group_wait", "group_interval"],
             "alertmanager" => &["url", "url_file", "headers", "resend_interval"],
+            "pagerduty" => &["url", "routing_key", "routing_key_file"],
             _ => &[
                 "url",
                 "url_file",
@@ -452,7 +465,7 @@ impl Validator<'_> {
                 "secrets",
             ],
         };
-        let present: [(&str, Option<Range<usize>>); 20] = [
+        let present: [(&str, Option<Range<usize>>); 22] = [
             ("host", r.host.as_ref().map(|v| v.span())),
             ("port", r.port.as_ref().map(|v| v.span())),
             ("tls", r.tls.as_ref().map(|v| v.span())),
@@ -468,6 +481,11 @@ impl Validator<'_> {
             ("secret", r.secret.as_ref().map(|v| v.span())),
             ("secret_file", r.secret_file.as_ref().map(|v| v.span())),
             ("signature", r.signature.as_ref().map(|v| v.span())),
+            ("routing_key", r.routing_key.as_ref().map(|v| v.span())),
+            (
+                "routing_key_file",
+                r.routing_key_file.as_ref().map(|v| v.span()),
+            ),
             ("secrets", r.secrets.as_ref().map(|v| v.span())),
             (
                 "resend_interval",
@@ -506,7 +524,7 @@ impl Validator<'_> {
             .map_or(span.clone(), |s| s.span());
         // Slack, webhook and Alertmanager channels need a URL (a credential for Slack).
         let url = match kind_name.as_str() {
-            "email" => None,
+            "email" | "pagerduty" => None,
             _ => Some(self.secret_pair(
                 ctx,
                 "url",
@@ -518,6 +536,9 @@ impl Validator<'_> {
             )?),
         };
         let kind = match (kind_name.as_str(), url) {
+            ("pagerduty", _) => self
+                .pagerduty(r, span.clone(), ctx, &mut redactor, warnings)
+                .map(ChannelKind::PagerDuty),
             ("email", _) | (_, None) => self
                 .email(r, span.clone(), ctx, &mut redactor)
                 .map(ChannelKind::Email),
@@ -635,6 +656,57 @@ impl Validator<'_> {
             timeout: timeout?,
             kind,
             group: group?.filter(|_| for_people),
+        })
+    }
+
+    /// `routing_key` (or `routing_key_file`), and `url` over PagerDuty's own endpoint.
+    fn pagerduty(
+        &mut self,
+        r: &RawChannel,
+        span: Range<usize>,
+        ctx: &str,
+        redactor: &mut Redactor,
+        warnings: &mut Vec<String>,
+    ) -> Option<PagerDutyChannel> {
+        let routing_key = self.secret_pair(
+            ctx,
+            "routing_key",
+            &r.routing_key,
+            &r.routing_key_file,
+            redactor,
+            span,
+            true,
+        );
+        let url = match &r.url {
+            None => Some(crate::notify::pagerduty::DEFAULT_URL.to_string()),
+            Some(v) => {
+                let text = self.string(ctx, "url", v, Some(&mut *redactor))?;
+                match Url::parse(&text) {
+                    Ok(u) if u.scheme() == "https" => Some(u.to_string()),
+                    Ok(u) if u.scheme() == "http" && u.host_str().is_some_and(is_loopback) => {
+                        warnings.push(format!("{ctx}: PagerDuty events over plain http (allowed only because the host is loopback)"));
+                        Some(u.to_string())
+                    }
+                    _ => {
+                        self.d.push(v.span(), ctx, "url: must be an https:// URL (the Events API v2 enqueue endpoint, e.g. a proxy's; plain http only for loopback hosts)");
+                        None
+                    }
+                }
+            }
+        };
+        let routing_key = routing_key?;
+        if routing_key.is_empty() {
+            let at = r
+                .routing_key
+                .as_ref()
+                .or(r.routing_key_file.as_ref())
+                .map_or(0..0, |s| s.span());
+            self.d.push(at, ctx, "routing_key: empty; it is the integration key of a PagerDuty service's Events API v2 integration");
+            return None;
+        }
+        Some(PagerDutyChannel {
+            routing_key,
+            url: url?,
         })
     }
 

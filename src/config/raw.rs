@@ -192,6 +192,9 @@ pub(crate) struct RawChannel {
     pub secrets: S<Vec<Spanned<String>>>,
     // alertmanager
     pub resend_interval: S<String>,
+    // pagerduty
+    pub routing_key: S<String>,
+    pub routing_key_file: S<String>,
     // email, slack: batching for people
     pub group: S<bool>,
     pub group_wait: S<String>,

@@ -735,3 +735,39 @@ fn standard_webhooks_secrets_are_checked_where_they_are_written() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_pagerduty_channel_needs_its_key_and_an_https_endpoint() {
+    let head = "[[channel]]\nname = \"pd\"\ntype = \"pagerduty\"\n";
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "",
+            "monitor.toml:5:1:",
+            "missing key \"routing_key\" (or routing_key_file)",
+        ),
+        (
+            "routing_key = \"abc\"\nurl = \"http://events.example.com/v2/enqueue\"",
+            "monitor.toml:9:7:",
+            "url: must be an https:// URL",
+        ),
+        (
+            "routing_key = \"abc\"\ngroup = true",
+            "monitor.toml:9:9:",
+            "group: does not apply to pagerduty channels",
+        ),
+    ];
+    for (keys, at, says) in cases {
+        let errs = errors(&format!("{MINIMAL}\n{head}{keys}\n"));
+        assert_eq!(errs.len(), 1, "{keys}: {errs:?}");
+        assert!(errs[0].starts_with(at), "{keys}: {}", errs[0]);
+        assert!(errs[0].contains(says), "{keys}: {}", errs[0]);
+    }
+    let c = parse_str(&format!("{MINIMAL}\n{head}routing_key = \"abc\"\n"), &[]).unwrap();
+    match &c.channels[0].kind {
+        ChannelKind::PagerDuty(p) => {
+            assert_eq!(p.url, "https://events.pagerduty.com/v2/enqueue");
+            assert!(!format!("{p:?}").contains("abc"), "{p:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

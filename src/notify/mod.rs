@@ -6,6 +6,7 @@ pub mod alertmanager;
 pub mod digest;
 pub mod email;
 pub mod outbox;
+pub mod pagerduty;
 pub mod slack;
 pub mod webhook;
 
@@ -62,6 +63,8 @@ pub enum Notifier {
     Webhook(webhook::WebhookNotifier),
     /// Prometheus Alertmanager.
     Alertmanager(alertmanager::AlertmanagerNotifier),
+    /// PagerDuty Events API v2.
+    PagerDuty(pagerduty::PagerDutyNotifier),
 }
 
 /// Why the channels could not be set up.
@@ -115,6 +118,13 @@ impl Notifier {
                         config: c.clone(),
                         http: http.clone(),
                     }),
+                    ChannelKind::PagerDuty(_) => {
+                        Notifier::PagerDuty(pagerduty::PagerDutyNotifier {
+                            config: c.clone(),
+                            http: http.clone(),
+                            page_url: page_url.map(str::to_string),
+                        })
+                    }
                     ChannelKind::Alertmanager(_) => {
                         Notifier::Alertmanager(alertmanager::AlertmanagerNotifier::new(
                             c.clone(),
@@ -134,6 +144,7 @@ impl Notifier {
             Notifier::Slack(n) => &n.config,
             Notifier::Webhook(n) => &n.config,
             Notifier::Alertmanager(n) => &n.config,
+            Notifier::PagerDuty(n) => &n.config,
         }
     }
 
@@ -165,6 +176,7 @@ impl Notifier {
                 Notifier::Slack(c) => c.send(n, now).await,
                 Notifier::Webhook(c) => c.send(n, now).await,
                 Notifier::Alertmanager(c) => c.send(n, now).await,
+                Notifier::PagerDuty(c) => c.send(n, now).await,
             }
         })
         .await
@@ -182,9 +194,11 @@ impl Notifier {
                 Notifier::Email(c) => c.send_group(batch, now).await,
                 Notifier::Slack(c) => c.send_group(batch, now).await,
                 // Validation keeps grouping off these; a machine wants one event each.
-                Notifier::Webhook(_) | Notifier::Alertmanager(_) => Err(SendError::permanent(
-                    "webhook and alertmanager channels take one notification at a time",
-                )),
+                Notifier::Webhook(_) | Notifier::Alertmanager(_) | Notifier::PagerDuty(_) => {
+                    Err(SendError::permanent(
+                        "webhook, alertmanager and pagerduty channels take one notification at a time",
+                    ))
+                }
             }
         })
         .await
