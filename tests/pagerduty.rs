@@ -5,81 +5,30 @@
 
 mod common;
 
-use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
 use common::*;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::Value;
 
 const KEY: &str = "R0UTINGKEY0123456789abcdefABCDEF";
 
-/// Events as received, in order, with the status each was answered.
-type Events = Arc<Mutex<Vec<(u16, Value)>>>;
-
 /// A receiver in PagerDuty's manner: the first event gets 429 with `Retry-After: 1`, the
 /// rest 202 `{"status":"success",...}`.
-async fn pagerduty() -> (String, Events) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/v2/enqueue", listener.local_addr().unwrap());
-    let events: Events = Arc::default();
-    let seen = events.clone();
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let seen = seen.clone();
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
-                    let seen = seen.clone();
-                    async move {
-                        let body = req.into_body().collect().await.unwrap().to_bytes();
-                        let event: Value = serde_json::from_slice(&body).unwrap();
-                        let mut seen = seen.lock().unwrap();
-                        let first = seen.is_empty();
-                        let status = if first { 429 } else { 202 };
-                        seen.push((status, event.clone()));
-                        let mut r = Response::new(Full::new(Bytes::from(if first {
-                            r#"{"status":"throttle event","message":"Requests for this service are arriving too quickly."}"#.to_string()
-                        } else {
-                            format!(
-                                r#"{{"status":"success","message":"Event processed","dedup_key":{}}}"#,
-                                event["dedup_key"]
-                            )
-                        })));
-                        *r.status_mut() = StatusCode::from_u16(status).unwrap();
-                        if first {
-                            r.headers_mut().insert("retry-after", "1".parse().unwrap());
-                        }
-                        Ok::<_, Infallible>(r)
-                    }
-                });
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(tcp), svc)
-                    .await;
-            });
-        }
-    });
-    (url, events)
-}
-
-fn accepted(events: &Events) -> Vec<Value> {
-    events
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|(s, _)| *s == 202)
-        .map(|(_, e)| e.clone())
-        .collect()
+async fn pagerduty() -> Mimic {
+    Mimic::start(
+        "/v2/enqueue",
+        202,
+        r#"{"status":"success","message":"Event processed","dedup_key":{dedup_key}}"#,
+        true,
+    )
+    .await
 }
 
 #[tokio::test]
 async fn an_outage_is_one_trigger_and_one_resolve_under_one_dedup_key() {
     let target = FlipServer::start(500).await;
-    let (url, events) = pagerduty().await;
+    let pd = pagerduty().await;
+    let url = pd.url.clone();
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("monitor.toml");
     std::fs::write(
@@ -106,14 +55,14 @@ async fn an_outage_is_one_trigger_and_one_resolve_under_one_dedup_key() {
         .unwrap();
     // The trigger: throttled once, then accepted.
     for _ in 0..100 {
-        if !accepted(&events).is_empty() {
+        if !pd.accepted().is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     target.set(200);
     for _ in 0..100 {
-        if accepted(&events).len() >= 2 {
+        if pd.accepted().len() >= 2 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -121,10 +70,10 @@ async fn an_outage_is_one_trigger_and_one_resolve_under_one_dedup_key() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(stop_daemon(daemon).await, 0);
 
-    let all = events.lock().unwrap().clone();
+    let all = pd.seen.lock().unwrap().clone();
     assert_eq!(all[0].0, 429, "the first event was throttled");
     assert_eq!(all[1].1, all[0].1, "and sent again unchanged");
-    let ok = accepted(&events);
+    let ok: Vec<Value> = pd.accepted();
     assert_eq!(ok.len(), 2, "one trigger, one resolve: {ok:#?}");
     let (trigger, resolve) = (&ok[0], &ok[1]);
     assert_eq!(trigger["event_action"], "trigger");
@@ -148,7 +97,8 @@ async fn an_outage_is_one_trigger_and_one_resolve_under_one_dedup_key() {
 
 #[tokio::test]
 async fn test_alert_sends_an_info_event() {
-    let (url, events) = pagerduty().await;
+    let pd = pagerduty().await;
+    let url = pd.url.clone();
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("monitor.toml");
     std::fs::write(
@@ -174,7 +124,7 @@ async fn test_alert_sends_an_info_event() {
             assert!(said.contains("HTTP 429"), "{said}");
         }
     }
-    let ok = accepted(&events);
+    let ok: Vec<Value> = pd.accepted();
     assert_eq!(ok.len(), 1);
     assert_eq!(ok[0]["event_action"], "trigger");
     assert_eq!(ok[0]["payload"]["severity"], "info");

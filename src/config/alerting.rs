@@ -76,6 +76,8 @@ pub enum ChannelKind {
     Alertmanager(AlertmanagerChannel),
     /// PagerDuty's Events API v2.
     PagerDuty(PagerDutyChannel),
+    /// A Discord channel's webhook.
+    Discord(DiscordChannel),
 }
 
 impl ChannelKind {
@@ -87,6 +89,7 @@ impl ChannelKind {
             ChannelKind::Webhook(_) => "webhook",
             ChannelKind::Alertmanager(_) => "alertmanager",
             ChannelKind::PagerDuty(_) => "pagerduty",
+            ChannelKind::Discord(_) => "discord",
         }
     }
 }
@@ -171,6 +174,13 @@ pub struct AlertmanagerChannel {
     pub resend_interval: Duration,
 }
 
+/// `type = "discord"`.
+#[derive(Debug, Clone)]
+pub struct DiscordChannel {
+    /// The webhook URL (a credential: it embeds the webhook's token).
+    pub url: Secret,
+}
+
 /// `type = "pagerduty"`.
 #[derive(Debug, Clone)]
 pub struct PagerDutyChannel {
@@ -237,7 +247,14 @@ macro_rules! policy_keys {
 }
 pub(super) use policy_keys;
 
-const CHANNEL_TYPES: &[&str] = &["email", "slack", "webhook", "alertmanager", "pagerduty"];
+const CHANNEL_TYPES: &[&str] = &[
+    "email",
+    "slack",
+    "discord",
+    "webhook",
+    "alertmanager",
+    "pagerduty",
+];
 
 impl Validator<'_> {
     pub(super) fn alerting(&mut self, r: &RawAlerting, known: &[Arc<str>]) -> Alerting {
@@ -452,7 +469,7 @@ impl Validator<'_> {
                 "group_wait",
                 "group_interval",
             ],
-            "slack" => &["url", "url_file", "group", "group_wait", "group_interval"],
+            "slack" | "discord" => &["url", "url_file", "group", "group_wait", "group_interval"],
             "alertmanager" => &["url", "url_file", "headers", "resend_interval"],
             "pagerduty" => &["url", "routing_key", "routing_key_file"],
             _ => &[
@@ -502,7 +519,7 @@ impl Validator<'_> {
         for (key, at) in present {
             if let (Some(at), false) = (at, applies.contains(&key)) {
                 let why = if key.starts_with("group") {
-                    " (they deliver one payload per alert: machines want events; grouping is for email and slack)"
+                    " (they deliver one payload per alert: machines want events; grouping is for email, slack and discord)"
                 } else {
                     ""
                 };
@@ -542,7 +559,7 @@ impl Validator<'_> {
             ("email", _) | (_, None) => self
                 .email(r, span.clone(), ctx, &mut redactor)
                 .map(ChannelKind::Email),
-            ("slack", Some(url)) => {
+            ("slack" | "discord", Some(url)) => {
                 let parsed = Url::parse(url.expose())
                     .map_err(|e| {
                         self.d
@@ -550,15 +567,24 @@ impl Validator<'_> {
                     })
                     .ok()?;
                 let loopback = parsed.host_str().is_some_and(is_loopback);
+                let who = if kind_name == "slack" {
+                    "Slack"
+                } else {
+                    "Discord"
+                };
                 if parsed.scheme() != "https" {
                     if loopback {
-                        warnings.push(format!("{ctx}: Slack webhook over plain http (allowed only because the host is loopback)"));
+                        warnings.push(format!("{ctx}: {who} webhook over plain http (allowed only because the host is loopback)"));
                     } else {
-                        self.d.push(url_at.clone(), ctx, "url: a Slack webhook URL must be https (plain http only for loopback hosts)");
+                        self.d.push(url_at.clone(), ctx, format!("url: a {who} webhook URL must be https (plain http only for loopback hosts)"));
                         return None;
                     }
                 }
-                Some(ChannelKind::Slack(SlackChannel { url }))
+                if kind_name == "slack" {
+                    Some(ChannelKind::Slack(SlackChannel { url }))
+                } else {
+                    Some(ChannelKind::Discord(DiscordChannel { url }))
+                }
             }
             ("alertmanager", Some(url)) => {
                 let mut parsed = match Url::parse(url.expose()) {
@@ -650,7 +676,10 @@ impl Validator<'_> {
             return None;
         }
         let kind = kind?;
-        let for_people = matches!(kind, ChannelKind::Email(_) | ChannelKind::Slack(_));
+        let for_people = matches!(
+            kind,
+            ChannelKind::Email(_) | ChannelKind::Slack(_) | ChannelKind::Discord(_)
+        );
         Some(ChannelConfig {
             name: Arc::from(name?.as_str()),
             timeout: timeout?,

@@ -195,7 +195,7 @@ pub(crate) struct RawChannel {
     // pagerduty
     pub routing_key: S<String>,
     pub routing_key_file: S<String>,
-    // email, slack: batching for people
+    // email, slack, discord: batching for people
     pub group: S<bool>,
     pub group_wait: S<String>,
     pub group_interval: S<String>,

@@ -4,6 +4,7 @@
 
 pub mod alertmanager;
 pub mod digest;
+pub mod discord;
 pub mod email;
 pub mod outbox;
 pub mod pagerduty;
@@ -65,6 +66,8 @@ pub enum Notifier {
     Alertmanager(alertmanager::AlertmanagerNotifier),
     /// PagerDuty Events API v2.
     PagerDuty(pagerduty::PagerDutyNotifier),
+    /// Discord webhook.
+    Discord(discord::DiscordNotifier),
 }
 
 /// Why the channels could not be set up.
@@ -118,6 +121,10 @@ impl Notifier {
                         config: c.clone(),
                         http: http.clone(),
                     }),
+                    ChannelKind::Discord(_) => Notifier::Discord(discord::DiscordNotifier {
+                        config: c.clone(),
+                        http: http.clone(),
+                    }),
                     ChannelKind::PagerDuty(_) => {
                         Notifier::PagerDuty(pagerduty::PagerDutyNotifier {
                             config: c.clone(),
@@ -145,6 +152,7 @@ impl Notifier {
             Notifier::Webhook(n) => &n.config,
             Notifier::Alertmanager(n) => &n.config,
             Notifier::PagerDuty(n) => &n.config,
+            Notifier::Discord(n) => &n.config,
         }
     }
 
@@ -160,7 +168,10 @@ impl Notifier {
 
     /// Whether people read this channel (email, Slack), rather than a machine.
     pub fn for_people(&self) -> bool {
-        matches!(self, Notifier::Email(_) | Notifier::Slack(_))
+        matches!(
+            self,
+            Notifier::Email(_) | Notifier::Slack(_) | Notifier::Discord(_)
+        )
     }
 
     /// How the channel batches notifications for people (`None`: one message each).
@@ -177,6 +188,7 @@ impl Notifier {
                 Notifier::Webhook(c) => c.send(n, now).await,
                 Notifier::Alertmanager(c) => c.send(n, now).await,
                 Notifier::PagerDuty(c) => c.send(n, now).await,
+                Notifier::Discord(c) => c.send(n, now).await,
             }
         })
         .await
@@ -193,6 +205,7 @@ impl Notifier {
             match self {
                 Notifier::Email(c) => c.send_group(batch, now).await,
                 Notifier::Slack(c) => c.send_group(batch, now).await,
+                Notifier::Discord(c) => c.send_group(batch, now).await,
                 // Validation keeps grouping off these; a machine wants one event each.
                 Notifier::Webhook(_) | Notifier::Alertmanager(_) | Notifier::PagerDuty(_) => {
                     Err(SendError::permanent(

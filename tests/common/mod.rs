@@ -914,3 +914,80 @@ pub async fn probe(body: &str, ca: Option<&TestCa>) -> upwatch::probe::ProbeResu
     let mut prober = upwatch::probe::TargetProber::new(target.clone(), tls.get(&target.tls));
     prober.probe().await
 }
+
+/// A receiver that answers as a vendor's API does: `ok_status` with `ok_body` (which may
+/// quote the request's `dedup_key` as `{dedup_key}`), after answering the first request
+/// with 429 and `Retry-After: 1` when `throttle_first`. Records every request's JSON body
+/// with the status it got.
+pub struct Mimic {
+    pub url: String,
+    pub seen: Arc<std::sync::Mutex<Vec<(u16, serde_json::Value)>>>,
+    _server: Server,
+}
+
+impl Mimic {
+    pub async fn start(
+        path: &str,
+        ok_status: u16,
+        ok_body: &'static str,
+        throttle_first: bool,
+    ) -> Mimic {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}{path}", listener.local_addr().unwrap());
+        let seen: Arc<std::sync::Mutex<Vec<(u16, serde_json::Value)>>> = Arc::default();
+        let record = seen.clone();
+        let server = serve(listener, move |req: Request<Incoming>| {
+            let record = record.clone();
+            async move {
+                use http_body_util::BodyExt;
+                let body = req
+                    .into_body()
+                    .collect()
+                    .await
+                    .map(|b| b.to_bytes())
+                    .unwrap_or_default();
+                let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                let mut seen = record.lock().unwrap();
+                let throttled = throttle_first && seen.is_empty();
+                let status = if throttled { 429 } else { ok_status };
+                seen.push((status, json.clone()));
+                let text = if throttled {
+                    r#"{"message":"You are being rate limited.","retry_after":1.0}"#.to_string()
+                } else {
+                    ok_body.replace("{dedup_key}", &json["dedup_key"].to_string())
+                };
+                let mut r = Response::new(TestBody::full(text));
+                *r.status_mut() = StatusCode::from_u16(status).unwrap();
+                if throttled {
+                    r.headers_mut().insert("retry-after", "1".parse().unwrap());
+                }
+                r
+            }
+        });
+        Mimic {
+            url,
+            seen,
+            _server: server,
+        }
+    }
+
+    /// The bodies that were accepted (not throttled), in order.
+    pub fn accepted(&self) -> Vec<serde_json::Value> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(s, _)| *s != 429)
+            .map(|(_, b)| b.clone())
+            .collect()
+    }
+
+    /// Waits up to `limit` for `n` accepted bodies.
+    pub async fn wait_accepted(&self, n: usize, limit: Duration) -> Vec<serde_json::Value> {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.accepted().len() < n && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.accepted()
+    }
+}
