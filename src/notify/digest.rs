@@ -123,6 +123,76 @@ impl<'a> Digest<'a> {
     pub fn notice_line(n: &Notification) -> String {
         format!("{}: {}", n.target, n.summary())
     }
+
+    /// The body as titled lists, for channels that render plain lines: `Failing (N)`,
+    /// `Recovered (N)`, `Notices` (the empty ones left out), then `Vendor` when shared.
+    pub fn sections(&self) -> Vec<(String, Vec<String>)> {
+        let mut out = vec![
+            (
+                format!("Failing ({})", self.firing.len()),
+                self.firing.iter().map(|n| self.firing_line(n)).collect(),
+            ),
+            (
+                format!("Recovered ({})", self.resolved.len()),
+                self.resolved
+                    .iter()
+                    .map(|n| Self::resolved_line(n))
+                    .collect(),
+            ),
+            (
+                "Notices".to_string(),
+                self.notices.iter().map(|n| Self::notice_line(n)).collect(),
+            ),
+        ];
+        if let Some(v) = self.shared_vendor() {
+            out.push(("Vendor".to_string(), vec![v.to_string()]));
+        }
+        out.retain(|(_, lines): &(String, Vec<String>)| !lines.is_empty());
+        out
+    }
+
+    /// The colour family of the batch: the worst firing severity, else resolved, else
+    /// notice.
+    pub fn tone(&self) -> Tone {
+        if self
+            .firing
+            .iter()
+            .any(|n| n.severity == crate::alert::Severity::Critical)
+        {
+            Tone::Critical
+        } else if !self.firing.is_empty() {
+            Tone::Warning
+        } else if !self.resolved.is_empty() {
+            Tone::Resolved
+        } else {
+            Tone::Notice
+        }
+    }
+}
+
+/// What colour a message takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// A critical alert fires.
+    Critical,
+    /// Only warnings fire.
+    Warning,
+    /// Recoveries.
+    Resolved,
+    /// Notices and tests.
+    Notice,
+}
+
+impl Tone {
+    /// The tone of one notification.
+    pub fn of(n: &Notification) -> Tone {
+        match (n.kind, n.severity) {
+            (TransitionKind::Resolved, _) => Tone::Resolved,
+            (TransitionKind::Notice, _) => Tone::Notice,
+            (_, crate::alert::Severity::Critical) => Tone::Critical,
+            (_, crate::alert::Severity::Warning) => Tone::Warning,
+        }
+    }
 }
 
 #[cfg(test)]

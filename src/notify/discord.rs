@@ -9,9 +9,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::digest::Digest;
+use super::digest::{Digest, Tone};
 use super::{http_outcome, Notification, SendError};
-use crate::alert::{Severity, TransitionKind};
+use crate::alert::TransitionKind;
 use crate::config::{ChannelConfig, ChannelKind};
 
 /// Sends notifications to one Discord channel.
@@ -39,12 +39,12 @@ fn cut(s: &str, max: usize) -> String {
     s.chars().take(max - 1).collect::<String>() + "…"
 }
 
-fn colour(n: &Notification) -> u32 {
-    match (n.kind, n.severity) {
-        (TransitionKind::Resolved, _) => GREEN,
-        (TransitionKind::Notice, _) => BLUE,
-        (_, Severity::Critical) => RED,
-        (_, Severity::Warning) => AMBER,
+fn colour(tone: Tone) -> u32 {
+    match tone {
+        Tone::Critical => RED,
+        Tone::Warning => AMBER,
+        Tone::Resolved => GREEN,
+        Tone::Notice => BLUE,
     }
 }
 
@@ -80,7 +80,7 @@ pub fn payload(n: &Notification) -> Value {
     let mut embed = json!({
         "title": cut(&n.subject(), TITLE),
         "description": cut(&format!("**{what}**\n{conditions}"), DESCRIPTION),
-        "color": colour(n),
+        "color": colour(Tone::of(n)),
         "fields": fields,
         "timestamp": crate::fmt::rfc3339(&n.started_at),
         "footer": {"text": "upwatch"},
@@ -100,42 +100,12 @@ pub fn payload(n: &Notification) -> Value {
 /// One message for a batch (see [`super::digest`]): one embed listing every alert.
 pub fn group_payload(batch: &[Notification]) -> Value {
     let d = Digest::of(batch);
-    let colour = if d.firing.iter().any(|n| n.severity == Severity::Critical) {
-        RED
-    } else if !d.firing.is_empty() {
-        AMBER
-    } else if !d.resolved.is_empty() {
-        GREEN
-    } else {
-        BLUE
-    };
     let mut text = String::new();
-    let mut section = |title: String, lines: Vec<String>| {
-        if lines.is_empty() {
-            return;
-        }
+    for (title, lines) in d.sections() {
         text.push_str(&format!("**{title}**\n"));
         for l in lines {
             text.push_str(&format!("• {l}\n"));
         }
-    };
-    section(
-        format!("Failing ({})", d.firing.len()),
-        d.firing.iter().map(|n| d.firing_line(n)).collect(),
-    );
-    section(
-        format!("Recovered ({})", d.resolved.len()),
-        d.resolved
-            .iter()
-            .map(|n| Digest::resolved_line(n))
-            .collect(),
-    );
-    section(
-        "Notices".to_string(),
-        d.notices.iter().map(|n| Digest::notice_line(n)).collect(),
-    );
-    if let Some(v) = d.shared_vendor() {
-        text.push_str(&format!("**Vendor**\n{v}\n"));
     }
     let location = batch.first().map_or("", |n| n.location.as_str());
     json!({
@@ -143,7 +113,7 @@ pub fn group_payload(batch: &[Notification]) -> Value {
         "embeds": [{
             "title": cut(&d.subject(), TITLE),
             "description": cut(text.trim_end(), DESCRIPTION),
-            "color": colour,
+            "color": colour(d.tone()),
             "footer": {"text": format!("{} notifications grouped · {location} · upwatch", batch.len())},
         }],
         "allowed_mentions": {"parse": []},
@@ -183,6 +153,7 @@ impl DiscordNotifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alert::Severity;
     use crate::probe::Failure;
     use chrono::TimeZone;
 
