@@ -78,6 +78,10 @@ pub enum ChannelKind {
     PagerDuty(PagerDutyChannel),
     /// A Discord channel's webhook.
     Discord(DiscordChannel),
+    /// A Telegram chat, through a bot.
+    Telegram(TelegramChannel),
+    /// An ntfy topic.
+    Ntfy(NtfyChannel),
 }
 
 impl ChannelKind {
@@ -90,6 +94,8 @@ impl ChannelKind {
             ChannelKind::Alertmanager(_) => "alertmanager",
             ChannelKind::PagerDuty(_) => "pagerduty",
             ChannelKind::Discord(_) => "discord",
+            ChannelKind::Telegram(_) => "telegram",
+            ChannelKind::Ntfy(_) => "ntfy",
         }
     }
 }
@@ -181,6 +187,48 @@ pub struct DiscordChannel {
     pub url: Secret,
 }
 
+/// Which Telegram chat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChatId {
+    /// A numeric chat id (groups and channels are negative).
+    Id(i64),
+    /// A public channel's `@username`.
+    Channel(String),
+}
+
+/// `type = "telegram"`.
+#[derive(Debug, Clone)]
+pub struct TelegramChannel {
+    /// The bot's token (a credential; it goes in the request path).
+    pub bot_token: Secret,
+    /// The chat to post to.
+    pub chat_id: ChatId,
+    /// The Bot API's address.
+    pub url: String,
+}
+
+/// How an ntfy topic is reached.
+#[derive(Debug, Clone)]
+pub enum NtfyAuth {
+    /// An open topic.
+    None,
+    /// An access token (`Authorization: Bearer`).
+    Token(Secret),
+    /// A user and password (`Authorization: Basic`).
+    Basic(String, Secret),
+}
+
+/// `type = "ntfy"`.
+#[derive(Debug, Clone)]
+pub struct NtfyChannel {
+    /// The server's address (JSON is published to its root).
+    pub url: String,
+    /// The topic.
+    pub topic: String,
+    /// Its credentials, if it needs them.
+    pub auth: NtfyAuth,
+}
+
 /// `type = "pagerduty"`.
 #[derive(Debug, Clone)]
 pub struct PagerDutyChannel {
@@ -254,6 +302,8 @@ const CHANNEL_TYPES: &[&str] = &[
     "webhook",
     "alertmanager",
     "pagerduty",
+    "telegram",
+    "ntfy",
 ];
 
 impl Validator<'_> {
@@ -472,6 +522,27 @@ impl Validator<'_> {
             "slack" | "discord" => &["url", "url_file", "group", "group_wait", "group_interval"],
             "alertmanager" => &["url", "url_file", "headers", "resend_interval"],
             "pagerduty" => &["url", "routing_key", "routing_key_file"],
+            "telegram" => &[
+                "url",
+                "bot_token",
+                "bot_token_file",
+                "chat_id",
+                "group",
+                "group_wait",
+                "group_interval",
+            ],
+            "ntfy" => &[
+                "url",
+                "topic",
+                "token",
+                "token_file",
+                "username",
+                "password",
+                "password_file",
+                "group",
+                "group_wait",
+                "group_interval",
+            ],
             _ => &[
                 "url",
                 "url_file",
@@ -482,7 +553,7 @@ impl Validator<'_> {
                 "secrets",
             ],
         };
-        let present: [(&str, Option<Range<usize>>); 22] = [
+        let present: [(&str, Option<Range<usize>>); 28] = [
             ("host", r.host.as_ref().map(|v| v.span())),
             ("port", r.port.as_ref().map(|v| v.span())),
             ("tls", r.tls.as_ref().map(|v| v.span())),
@@ -499,6 +570,15 @@ impl Validator<'_> {
             ("secret_file", r.secret_file.as_ref().map(|v| v.span())),
             ("signature", r.signature.as_ref().map(|v| v.span())),
             ("routing_key", r.routing_key.as_ref().map(|v| v.span())),
+            ("bot_token", r.bot_token.as_ref().map(|v| v.span())),
+            (
+                "bot_token_file",
+                r.bot_token_file.as_ref().map(|v| v.span()),
+            ),
+            ("chat_id", r.chat_id.as_ref().map(|v| v.span())),
+            ("topic", r.topic.as_ref().map(|v| v.span())),
+            ("token", r.token.as_ref().map(|v| v.span())),
+            ("token_file", r.token_file.as_ref().map(|v| v.span())),
             (
                 "routing_key_file",
                 r.routing_key_file.as_ref().map(|v| v.span()),
@@ -541,7 +621,7 @@ impl Validator<'_> {
             .map_or(span.clone(), |s| s.span());
         // Slack, webhook and Alertmanager channels need a URL (a credential for Slack).
         let url = match kind_name.as_str() {
-            "email" | "pagerduty" => None,
+            "email" | "pagerduty" | "telegram" | "ntfy" => None,
             _ => Some(self.secret_pair(
                 ctx,
                 "url",
@@ -553,6 +633,12 @@ impl Validator<'_> {
             )?),
         };
         let kind = match (kind_name.as_str(), url) {
+            ("telegram", _) => self
+                .telegram(r, span.clone(), ctx, &mut redactor, warnings)
+                .map(ChannelKind::Telegram),
+            ("ntfy", _) => self
+                .ntfy(r, span.clone(), ctx, &mut redactor, warnings)
+                .map(ChannelKind::Ntfy),
             ("pagerduty", _) => self
                 .pagerduty(r, span.clone(), ctx, &mut redactor, warnings)
                 .map(ChannelKind::PagerDuty),
@@ -678,13 +764,204 @@ impl Validator<'_> {
         let kind = kind?;
         let for_people = matches!(
             kind,
-            ChannelKind::Email(_) | ChannelKind::Slack(_) | ChannelKind::Discord(_)
+            ChannelKind::Email(_)
+                | ChannelKind::Slack(_)
+                | ChannelKind::Discord(_)
+                | ChannelKind::Telegram(_)
+                | ChannelKind::Ntfy(_)
         );
         Some(ChannelConfig {
             name: Arc::from(name?.as_str()),
             timeout: timeout?,
             kind,
             group: group?.filter(|_| for_people),
+        })
+    }
+
+    /// `url` over `default`: https, or http on a loopback host (with a warning).
+    fn service_url(
+        &mut self,
+        ctx: &str,
+        r: &RawChannel,
+        default: &str,
+        who: &str,
+        redactor: &mut Redactor,
+        warnings: &mut Vec<String>,
+    ) -> Option<String> {
+        let Some(v) = &r.url else {
+            return Some(default.to_string());
+        };
+        let text = self.string(ctx, "url", v, Some(&mut *redactor))?;
+        match Url::parse(&text) {
+            Ok(u) if u.scheme() == "https" => Some(u.to_string()),
+            Ok(u) if u.scheme() == "http" && u.host_str().is_some_and(is_loopback) => {
+                warnings.push(format!(
+                    "{ctx}: {who} over plain http (allowed only because the host is loopback)"
+                ));
+                Some(u.to_string())
+            }
+            _ => {
+                self.d.push(
+                    v.span(),
+                    ctx,
+                    format!("url: must be an https:// URL (default {default}; plain http only for loopback hosts)"),
+                );
+                None
+            }
+        }
+    }
+
+    /// `bot_token` (or `bot_token_file`), `chat_id` (a number or `@channel`), `url`.
+    fn telegram(
+        &mut self,
+        r: &RawChannel,
+        span: Range<usize>,
+        ctx: &str,
+        redactor: &mut Redactor,
+        warnings: &mut Vec<String>,
+    ) -> Option<TelegramChannel> {
+        let token = self.secret_pair(
+            ctx,
+            "bot_token",
+            &r.bot_token,
+            &r.bot_token_file,
+            redactor,
+            span.clone(),
+            true,
+        );
+        let url = self.service_url(
+            ctx,
+            r,
+            crate::notify::telegram::DEFAULT_URL,
+            "the Telegram Bot API",
+            redactor,
+            warnings,
+        );
+        let chat_id = match &r.chat_id {
+            None => {
+                self.d.push(span, ctx, "missing key \"chat_id\": the chat's numeric id (e.g. -1001234567890) or a public channel's \"@name\"");
+                None
+            }
+            Some(v) => {
+                let id = match v.get_ref() {
+                    toml::Value::Integer(n) => Some(ChatId::Id(*n)),
+                    toml::Value::String(s) => {
+                        let s = s.trim();
+                        if let Ok(n) = s.parse::<i64>() {
+                            Some(ChatId::Id(n))
+                        } else if s.len() >= 6
+                            && s.len() <= 33
+                            && s.starts_with('@')
+                            && s[1..]
+                                .chars()
+                                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+                        {
+                            Some(ChatId::Channel(s.to_string()))
+                        } else {
+                            None
+                        }
+                    }
+                    _ => None,
+                };
+                if id.is_none() {
+                    self.d.push(v.span(), ctx, "chat_id: must be a chat's numeric id (e.g. -1001234567890) or a public channel's \"@name\" (5 to 32 letters, digits or _)");
+                }
+                id
+            }
+        };
+        let token = token?;
+        if token.is_empty() {
+            let at = r
+                .bot_token
+                .as_ref()
+                .or(r.bot_token_file.as_ref())
+                .map_or(0..0, |s| s.span());
+            self.d.push(
+                at,
+                ctx,
+                "bot_token: empty; it is the token @BotFather gave the bot",
+            );
+            return None;
+        }
+        Some(TelegramChannel {
+            bot_token: token,
+            chat_id: chat_id?,
+            url: url?,
+        })
+    }
+
+    /// `topic`, `url`, and `token` (or `token_file`) or `username` with `password`.
+    fn ntfy(
+        &mut self,
+        r: &RawChannel,
+        span: Range<usize>,
+        ctx: &str,
+        redactor: &mut Redactor,
+        warnings: &mut Vec<String>,
+    ) -> Option<NtfyChannel> {
+        let url = self.service_url(
+            ctx,
+            r,
+            crate::notify::ntfy::DEFAULT_URL,
+            "ntfy",
+            redactor,
+            warnings,
+        );
+        let topic = match &r.topic {
+            None => {
+                self.d.push(span.clone(), ctx, "missing key \"topic\"");
+                None
+            }
+            Some(t) => {
+                let text = self.string(ctx, "topic", t, None)?;
+                let ok = (1..=64).contains(&text.len())
+                    && text
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                if !ok {
+                    self.d
+                        .push(t.span(), ctx, "topic: 1 to 64 letters, digits, _ or -");
+                    None
+                } else {
+                    Some(text)
+                }
+            }
+        };
+        let token = self.secret_pair(
+            ctx,
+            "token",
+            &r.token,
+            &r.token_file,
+            redactor,
+            span.clone(),
+            false,
+        );
+        let password = self.secret_pair(
+            ctx,
+            "password",
+            &r.password,
+            &r.password_file,
+            redactor,
+            span.clone(),
+            false,
+        );
+        let user = match &r.username {
+            Some(u) => Some(self.string(ctx, "username", u, None)?),
+            None => None,
+        };
+        let auth = match (token, user, password) {
+            (None, None, None) => NtfyAuth::None,
+            (Some(t), None, None) => NtfyAuth::Token(t),
+            (None, Some(u), Some(p)) => NtfyAuth::Basic(u, p),
+            _ => {
+                self.d.push(span, ctx, "give token (or token_file), or username with password (or password_file), not both");
+                return None;
+            }
+        };
+        Some(NtfyChannel {
+            url: url?,
+            topic: topic?,
+            auth,
         })
     }
 
@@ -706,23 +983,14 @@ impl Validator<'_> {
             span,
             true,
         );
-        let url = match &r.url {
-            None => Some(crate::notify::pagerduty::DEFAULT_URL.to_string()),
-            Some(v) => {
-                let text = self.string(ctx, "url", v, Some(&mut *redactor))?;
-                match Url::parse(&text) {
-                    Ok(u) if u.scheme() == "https" => Some(u.to_string()),
-                    Ok(u) if u.scheme() == "http" && u.host_str().is_some_and(is_loopback) => {
-                        warnings.push(format!("{ctx}: PagerDuty events over plain http (allowed only because the host is loopback)"));
-                        Some(u.to_string())
-                    }
-                    _ => {
-                        self.d.push(v.span(), ctx, "url: must be an https:// URL (the Events API v2 enqueue endpoint, e.g. a proxy's; plain http only for loopback hosts)");
-                        None
-                    }
-                }
-            }
-        };
+        let url = self.service_url(
+            ctx,
+            r,
+            crate::notify::pagerduty::DEFAULT_URL,
+            "PagerDuty events",
+            redactor,
+            warnings,
+        );
         let routing_key = routing_key?;
         if routing_key.is_empty() {
             let at = r

@@ -24,6 +24,7 @@ pub use alerting::{
     Alerting, AlertmanagerChannel, ChannelConfig, ChannelKind, EmailChannel, Grouping, Maintenance,
     SlackChannel, SmtpTls, WebhookChannel,
 };
+pub use alerting::{ChatId, NtfyAuth};
 pub use env::{expand, ExpandError, Expanded};
 pub use error::{ConfigError, Diagnostic};
 pub use llm::{chat_body, LlmOptions, ProbeKind, RateLimitGroup, CHAT_INTERVAL, CHAT_PROMPT};

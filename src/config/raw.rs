@@ -195,6 +195,14 @@ pub(crate) struct RawChannel {
     // pagerduty
     pub routing_key: S<String>,
     pub routing_key_file: S<String>,
+    // telegram
+    pub bot_token: S<String>,
+    pub bot_token_file: S<String>,
+    pub chat_id: S<toml::Value>,
+    // ntfy (also username, password, password_file)
+    pub topic: S<String>,
+    pub token: S<String>,
+    pub token_file: S<String>,
     // email, slack, discord: batching for people
     pub group: S<bool>,
     pub group_wait: S<String>,

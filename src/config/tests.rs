@@ -423,7 +423,7 @@ severity_overrides = { too_slowly = "critical", tls_expiring = "loud" }
         "monitor.toml:11:17: channel \"mail\": password_file: cannot read secret file /nonexistent/pw",
         "monitor.toml:12:7: channel \"mail\": url: does not apply to email channels",
         "monitor.toml:17:7: channel \"team-slack\": url: a Slack webhook URL must be https",
-        "monitor.toml:21:8: channel \"x\": type: \"pager\" is not one of email | slack | webhook | alertmanager",
+        "monitor.toml:21:8: channel \"x\": type: \"pager\" is not one of email | slack | discord | webhook | alertmanager | pagerduty | telegram | ntfy",
         "monitor.toml:26:21: target \"api\": channels: no channel named \"nope\"",
         "monitor.toml:27:37: target \"api\": severity_overrides: unknown failure kind \"too_slowly\" (did you mean \"too_slow\"?)",
         "monitor.toml:27:64: target \"api\": severity_overrides.tls_expiring: \"loud\" is not one of critical | warning | none",
@@ -767,6 +767,60 @@ fn a_pagerduty_channel_needs_its_key_and_an_https_endpoint() {
         ChannelKind::PagerDuty(p) => {
             assert_eq!(p.url, "https://events.pagerduty.com/v2/enqueue");
             assert!(!format!("{p:?}").contains("abc"), "{p:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn telegram_and_ntfy_channels_are_checked_where_they_are_written() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "type = \"telegram\"\nbot_token = \"1:x\"\nchat_id = \"my-chat\"",
+            "monitor.toml:9:11:",
+            "chat_id: must be a chat's numeric id (e.g. -1001234567890) or a public channel's \"@name\"",
+        ),
+        (
+            "type = \"telegram\"\nbot_token = \"1:x\"",
+            "monitor.toml:5:1:",
+            "missing key \"chat_id\"",
+        ),
+        (
+            "type = \"telegram\"\nchat_id = 42",
+            "monitor.toml:5:1:",
+            "missing key \"bot_token\" (or bot_token_file)",
+        ),
+        (
+            "type = \"ntfy\"\ntopic = \"ops alerts\"",
+            "monitor.toml:7:9:",
+            "topic: 1 to 64 letters, digits, _ or -",
+        ),
+        (
+            "type = \"ntfy\"\ntopic = \"ops\"\ntoken = \"tk_x\"\nusername = \"u\"\npassword = \"p\"",
+            "monitor.toml:5:1:",
+            "give token (or token_file), or username with password",
+        ),
+        (
+            "type = \"ntfy\"\ntopic = \"ops\"\nurl = \"http://ntfy.example.com\"",
+            "monitor.toml:9:7:",
+            "url: must be an https:// URL (default https://ntfy.sh",
+        ),
+    ];
+    for (keys, at, says) in cases {
+        let errs = errors(&format!("{MINIMAL}\n[[channel]]\nname = \"c\"\n{keys}\n"));
+        assert_eq!(errs.len(), 1, "{keys}: {errs:?}");
+        assert!(errs[0].starts_with(at), "{keys}: {}", errs[0]);
+        assert!(errs[0].contains(says), "{keys}: {}", errs[0]);
+    }
+    let c = parse_str(
+        &format!("{MINIMAL}\n[[channel]]\nname = \"c\"\ntype = \"telegram\"\nbot_token = \"1:x\"\nchat_id = \"@upwatch_ops\"\n"),
+        &[],
+    )
+    .unwrap();
+    match &c.channels[0].kind {
+        ChannelKind::Telegram(t) => {
+            assert_eq!(t.chat_id, ChatId::Channel("@upwatch_ops".into()));
+            assert_eq!(t.url, "https://api.telegram.org");
         }
         other => panic!("{other:?}"),
     }

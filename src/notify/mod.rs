@@ -6,9 +6,11 @@ pub mod alertmanager;
 pub mod digest;
 pub mod discord;
 pub mod email;
+pub mod ntfy;
 pub mod outbox;
 pub mod pagerduty;
 pub mod slack;
+pub mod telegram;
 pub mod webhook;
 
 pub use crate::alert::notification::{new_id, Evidence, Notification};
@@ -68,6 +70,10 @@ pub enum Notifier {
     PagerDuty(pagerduty::PagerDutyNotifier),
     /// Discord webhook.
     Discord(discord::DiscordNotifier),
+    /// Telegram bot.
+    Telegram(telegram::TelegramNotifier),
+    /// ntfy topic.
+    Ntfy(ntfy::NtfyNotifier),
 }
 
 /// Why the channels could not be set up.
@@ -125,6 +131,15 @@ impl Notifier {
                         config: c.clone(),
                         http: http.clone(),
                     }),
+                    ChannelKind::Telegram(_) => Notifier::Telegram(telegram::TelegramNotifier {
+                        config: c.clone(),
+                        http: http.clone(),
+                    }),
+                    ChannelKind::Ntfy(_) => Notifier::Ntfy(ntfy::NtfyNotifier {
+                        config: c.clone(),
+                        http: http.clone(),
+                        page_url: page_url.map(str::to_string),
+                    }),
                     ChannelKind::PagerDuty(_) => {
                         Notifier::PagerDuty(pagerduty::PagerDutyNotifier {
                             config: c.clone(),
@@ -153,6 +168,8 @@ impl Notifier {
             Notifier::Alertmanager(n) => &n.config,
             Notifier::PagerDuty(n) => &n.config,
             Notifier::Discord(n) => &n.config,
+            Notifier::Telegram(n) => &n.config,
+            Notifier::Ntfy(n) => &n.config,
         }
     }
 
@@ -170,7 +187,11 @@ impl Notifier {
     pub fn for_people(&self) -> bool {
         matches!(
             self,
-            Notifier::Email(_) | Notifier::Slack(_) | Notifier::Discord(_)
+            Notifier::Email(_)
+                | Notifier::Slack(_)
+                | Notifier::Discord(_)
+                | Notifier::Telegram(_)
+                | Notifier::Ntfy(_)
         )
     }
 
@@ -189,6 +210,8 @@ impl Notifier {
                 Notifier::Alertmanager(c) => c.send(n, now).await,
                 Notifier::PagerDuty(c) => c.send(n, now).await,
                 Notifier::Discord(c) => c.send(n, now).await,
+                Notifier::Telegram(c) => c.send(n, now).await,
+                Notifier::Ntfy(c) => c.send(n, now).await,
             }
         })
         .await
@@ -206,6 +229,8 @@ impl Notifier {
                 Notifier::Email(c) => c.send_group(batch, now).await,
                 Notifier::Slack(c) => c.send_group(batch, now).await,
                 Notifier::Discord(c) => c.send_group(batch, now).await,
+                Notifier::Telegram(c) => c.send_group(batch, now).await,
+                Notifier::Ntfy(c) => c.send_group(batch, now).await,
                 // Validation keeps grouping off these; a machine wants one event each.
                 Notifier::Webhook(_) | Notifier::Alertmanager(_) | Notifier::PagerDuty(_) => {
                     Err(SendError::permanent(

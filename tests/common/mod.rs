@@ -922,6 +922,8 @@ pub async fn probe(body: &str, ca: Option<&TestCa>) -> upwatch::probe::ProbeResu
 pub struct Mimic {
     pub url: String,
     pub seen: Arc<std::sync::Mutex<Vec<(u16, serde_json::Value)>>>,
+    /// Each request's path and `Authorization` header, in order.
+    pub requests: Arc<std::sync::Mutex<Vec<(String, Option<String>)>>>,
     _server: Server,
 }
 
@@ -936,8 +938,17 @@ impl Mimic {
         let url = format!("http://{}{path}", listener.local_addr().unwrap());
         let seen: Arc<std::sync::Mutex<Vec<(u16, serde_json::Value)>>> = Arc::default();
         let record = seen.clone();
+        let requests: Arc<std::sync::Mutex<Vec<(String, Option<String>)>>> = Arc::default();
+        let log = requests.clone();
         let server = serve(listener, move |req: Request<Incoming>| {
             let record = record.clone();
+            log.lock().unwrap().push((
+                req.uri().path().to_string(),
+                req.headers()
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string),
+            ));
             async move {
                 use http_body_util::BodyExt;
                 let body = req
@@ -967,6 +978,7 @@ impl Mimic {
         Mimic {
             url,
             seen,
+            requests,
             _server: server,
         }
     }
