@@ -792,7 +792,7 @@ fn telegram_and_ntfy_channels_are_checked_where_they_are_written() {
         ),
         (
             "type = \"ntfy\"\ntopic = \"ops alerts\"",
-            "monitor.toml:7:9:",
+            "monitor.toml:8:9:",
             "topic: 1 to 64 letters, digits, _ or -",
         ),
         (

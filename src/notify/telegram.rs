@@ -194,7 +194,7 @@ mod tests {
                 Notification::new(
                     TransitionKind::Firing,
                     Severity::Critical,
-                    &format!("api-{i}"),
+                    format!("api-{i}"),
                     "https://x/",
                     vec![Failure::http_status(503, "200")],
                     t0,
