@@ -915,6 +915,9 @@ pub async fn probe(body: &str, ca: Option<&TestCa>) -> upwatch::probe::ProbeResu
     prober.probe().await
 }
 
+/// State a test server shares with its test.
+pub type Shared<T> = Arc<std::sync::Mutex<T>>;
+
 /// A receiver that answers as a vendor's API does: `ok_status` with `ok_body` (which may
 /// quote the request's `dedup_key` as `{dedup_key}`), after answering the first request
 /// with 429 and `Retry-After: 1` when `throttle_first`. Records every request's JSON body
@@ -923,7 +926,7 @@ pub struct Mimic {
     pub url: String,
     pub seen: Arc<std::sync::Mutex<Vec<(u16, serde_json::Value)>>>,
     /// Each request's path and `Authorization` header, in order.
-    pub requests: Arc<std::sync::Mutex<Vec<(String, Option<String>)>>>,
+    pub requests: Shared<Vec<(String, Option<String>)>>,
     _server: Server,
 }
 
@@ -938,7 +941,7 @@ impl Mimic {
         let url = format!("http://{}{path}", listener.local_addr().unwrap());
         let seen: Arc<std::sync::Mutex<Vec<(u16, serde_json::Value)>>> = Arc::default();
         let record = seen.clone();
-        let requests: Arc<std::sync::Mutex<Vec<(String, Option<String>)>>> = Arc::default();
+        let requests: Shared<Vec<(String, Option<String>)>> = Arc::default();
         let log = requests.clone();
         let server = serve(listener, move |req: Request<Incoming>| {
             let record = record.clone();
