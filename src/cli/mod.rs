@@ -75,8 +75,10 @@ pub enum Command {
     /// its scheduler is on time: exit 0 if so, 1 if not or if nothing answers. For
     /// container health checks: no curl needed.
     Healthcheck,
-    /// Send a clearly labelled test notification through each channel (not through the
-    /// outbox); print `ok` or the exact error per channel; exit 1 if any failed.
+    /// Send a clearly labelled test notification through each channel (email, slack,
+    /// discord, telegram, ntfy, teams, google_chat, webhook, alertmanager, pagerduty,
+    /// opsgenie), not through the outbox; print `ok` or the exact error per channel; exit 1
+    /// if any failed.
     TestAlert {
         /// Only this channel (repeatable).
         #[arg(long = "channel", value_name = "NAME")]

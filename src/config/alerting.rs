@@ -82,6 +82,12 @@ pub enum ChannelKind {
     Telegram(TelegramChannel),
     /// An ntfy topic.
     Ntfy(NtfyChannel),
+    /// A Microsoft Teams channel, through a Workflows webhook.
+    Teams(UrlChannel),
+    /// A Google Chat space's webhook.
+    GoogleChat(UrlChannel),
+    /// Opsgenie's Alert API v2.
+    Opsgenie(OpsgenieChannel),
 }
 
 impl ChannelKind {
@@ -96,6 +102,9 @@ impl ChannelKind {
             ChannelKind::Discord(_) => "discord",
             ChannelKind::Telegram(_) => "telegram",
             ChannelKind::Ntfy(_) => "ntfy",
+            ChannelKind::Teams(_) => "teams",
+            ChannelKind::GoogleChat(_) => "google_chat",
+            ChannelKind::Opsgenie(_) => "opsgenie",
         }
     }
 }
@@ -185,6 +194,22 @@ pub struct AlertmanagerChannel {
 pub struct DiscordChannel {
     /// The webhook URL (a credential: it embeds the webhook's token).
     pub url: Secret,
+}
+
+/// A channel that is only its webhook URL (`teams`, `google_chat`).
+#[derive(Debug, Clone)]
+pub struct UrlChannel {
+    /// The webhook URL (a credential: it carries a key or signature).
+    pub url: Secret,
+}
+
+/// `type = "opsgenie"`.
+#[derive(Debug, Clone)]
+pub struct OpsgenieChannel {
+    /// The API key of an API integration (a credential).
+    pub api_key: Secret,
+    /// The API's address (US by default; EU `https://api.eu.opsgenie.com`).
+    pub url: String,
 }
 
 /// Which Telegram chat.
@@ -304,6 +329,9 @@ const CHANNEL_TYPES: &[&str] = &[
     "pagerduty",
     "telegram",
     "ntfy",
+    "teams",
+    "google_chat",
+    "opsgenie",
 ];
 
 impl Validator<'_> {
@@ -519,7 +547,10 @@ impl Validator<'_> {
                 "group_wait",
                 "group_interval",
             ],
-            "slack" | "discord" => &["url", "url_file", "group", "group_wait", "group_interval"],
+            "slack" | "discord" | "teams" | "google_chat" => {
+                &["url", "url_file", "group", "group_wait", "group_interval"]
+            }
+            "opsgenie" => &["url", "api_key", "api_key_file"],
             "alertmanager" => &["url", "url_file", "headers", "resend_interval"],
             "pagerduty" => &["url", "routing_key", "routing_key_file"],
             "telegram" => &[
@@ -553,7 +584,7 @@ impl Validator<'_> {
                 "secrets",
             ],
         };
-        let present: [(&str, Option<Range<usize>>); 28] = [
+        let present: [(&str, Option<Range<usize>>); 30] = [
             ("host", r.host.as_ref().map(|v| v.span())),
             ("port", r.port.as_ref().map(|v| v.span())),
             ("tls", r.tls.as_ref().map(|v| v.span())),
@@ -579,6 +610,8 @@ impl Validator<'_> {
             ("topic", r.topic.as_ref().map(|v| v.span())),
             ("token", r.token.as_ref().map(|v| v.span())),
             ("token_file", r.token_file.as_ref().map(|v| v.span())),
+            ("api_key", r.api_key.as_ref().map(|v| v.span())),
+            ("api_key_file", r.api_key_file.as_ref().map(|v| v.span())),
             (
                 "routing_key_file",
                 r.routing_key_file.as_ref().map(|v| v.span()),
@@ -621,7 +654,7 @@ impl Validator<'_> {
             .map_or(span.clone(), |s| s.span());
         // Slack, webhook and Alertmanager channels need a URL (a credential for Slack).
         let url = match kind_name.as_str() {
-            "email" | "pagerduty" | "telegram" | "ntfy" => None,
+            "email" | "pagerduty" | "telegram" | "ntfy" | "opsgenie" => None,
             _ => Some(self.secret_pair(
                 ctx,
                 "url",
@@ -639,13 +672,16 @@ impl Validator<'_> {
             ("ntfy", _) => self
                 .ntfy(r, span.clone(), ctx, &mut redactor, warnings)
                 .map(ChannelKind::Ntfy),
+            ("opsgenie", _) => self
+                .opsgenie(r, span.clone(), ctx, &mut redactor, warnings)
+                .map(ChannelKind::Opsgenie),
             ("pagerduty", _) => self
                 .pagerduty(r, span.clone(), ctx, &mut redactor, warnings)
                 .map(ChannelKind::PagerDuty),
             ("email", _) | (_, None) => self
                 .email(r, span.clone(), ctx, &mut redactor)
                 .map(ChannelKind::Email),
-            ("slack" | "discord", Some(url)) => {
+            ("slack" | "discord" | "teams" | "google_chat", Some(url)) => {
                 let parsed = Url::parse(url.expose())
                     .map_err(|e| {
                         self.d
@@ -653,10 +689,11 @@ impl Validator<'_> {
                     })
                     .ok()?;
                 let loopback = parsed.host_str().is_some_and(is_loopback);
-                let who = if kind_name == "slack" {
-                    "Slack"
-                } else {
-                    "Discord"
+                let who = match kind_name.as_str() {
+                    "slack" => "Slack",
+                    "discord" => "Discord",
+                    "teams" => "Teams",
+                    _ => "Google Chat",
                 };
                 if parsed.scheme() != "https" {
                     if loopback {
@@ -666,10 +703,11 @@ impl Validator<'_> {
                         return None;
                     }
                 }
-                if kind_name == "slack" {
-                    Some(ChannelKind::Slack(SlackChannel { url }))
-                } else {
-                    Some(ChannelKind::Discord(DiscordChannel { url }))
+                match kind_name.as_str() {
+                    "slack" => Some(ChannelKind::Slack(SlackChannel { url })),
+                    "discord" => Some(ChannelKind::Discord(DiscordChannel { url })),
+                    "teams" => Some(ChannelKind::Teams(UrlChannel { url })),
+                    _ => Some(ChannelKind::GoogleChat(UrlChannel { url })),
                 }
             }
             ("alertmanager", Some(url)) => {
@@ -769,6 +807,8 @@ impl Validator<'_> {
                 | ChannelKind::Discord(_)
                 | ChannelKind::Telegram(_)
                 | ChannelKind::Ntfy(_)
+                | ChannelKind::Teams(_)
+                | ChannelKind::GoogleChat(_)
         );
         Some(ChannelConfig {
             name: Arc::from(name?.as_str()),
@@ -963,6 +1003,49 @@ impl Validator<'_> {
             topic: topic?,
             auth,
         })
+    }
+
+    /// `api_key` (or `api_key_file`), and `url` over Opsgenie's US API.
+    fn opsgenie(
+        &mut self,
+        r: &RawChannel,
+        span: Range<usize>,
+        ctx: &str,
+        redactor: &mut Redactor,
+        warnings: &mut Vec<String>,
+    ) -> Option<OpsgenieChannel> {
+        let api_key = self.secret_pair(
+            ctx,
+            "api_key",
+            &r.api_key,
+            &r.api_key_file,
+            redactor,
+            span,
+            true,
+        );
+        let url = self.service_url(
+            ctx,
+            r,
+            crate::notify::opsgenie::DEFAULT_URL,
+            "the Opsgenie API",
+            redactor,
+            warnings,
+        );
+        let api_key = api_key?;
+        if api_key.is_empty() {
+            let at = r
+                .api_key
+                .as_ref()
+                .or(r.api_key_file.as_ref())
+                .map_or(0..0, |s| s.span());
+            self.d.push(
+                at,
+                ctx,
+                "api_key: empty; it is the key of an Opsgenie API integration",
+            );
+            return None;
+        }
+        Some(OpsgenieChannel { api_key, url: url? })
     }
 
     /// `routing_key` (or `routing_key_file`), and `url` over PagerDuty's own endpoint.

@@ -203,6 +203,9 @@ pub(crate) struct RawChannel {
     pub topic: S<String>,
     pub token: S<String>,
     pub token_file: S<String>,
+    // opsgenie
+    pub api_key: S<String>,
+    pub api_key_file: S<String>,
     // email, slack, discord: batching for people
     pub group: S<bool>,
     pub group_wait: S<String>,

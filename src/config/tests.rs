@@ -423,7 +423,7 @@ severity_overrides = { too_slowly = "critical", tls_expiring = "loud" }
         "monitor.toml:11:17: channel \"mail\": password_file: cannot read secret file /nonexistent/pw",
         "monitor.toml:12:7: channel \"mail\": url: does not apply to email channels",
         "monitor.toml:17:7: channel \"team-slack\": url: a Slack webhook URL must be https",
-        "monitor.toml:21:8: channel \"x\": type: \"pager\" is not one of email | slack | discord | webhook | alertmanager | pagerduty | telegram | ntfy",
+        "monitor.toml:21:8: channel \"x\": type: \"pager\" is not one of email | slack | discord | webhook | alertmanager | pagerduty | telegram | ntfy | teams | google_chat | opsgenie",
         "monitor.toml:26:21: target \"api\": channels: no channel named \"nope\"",
         "monitor.toml:27:37: target \"api\": severity_overrides: unknown failure kind \"too_slowly\" (did you mean \"too_slow\"?)",
         "monitor.toml:27:64: target \"api\": severity_overrides.tls_expiring: \"loud\" is not one of critical | warning | none",
@@ -822,6 +822,47 @@ fn telegram_and_ntfy_channels_are_checked_where_they_are_written() {
             assert_eq!(t.chat_id, ChatId::Channel("@upwatch_ops".into()));
             assert_eq!(t.url, "https://api.telegram.org");
         }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn teams_google_chat_and_opsgenie_channels_are_checked_where_they_are_written() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "type = \"teams\"\nurl = \"http://example.com/workflows\"",
+            "monitor.toml:8:7:",
+            "url: a Teams webhook URL must be https",
+        ),
+        (
+            "type = \"google_chat\"\nurl = \"http://chat.example.com/v1/spaces/A/messages\"",
+            "monitor.toml:8:7:",
+            "url: a Google Chat webhook URL must be https",
+        ),
+        (
+            "type = \"opsgenie\"",
+            "monitor.toml:5:1:",
+            "missing key \"api_key\" (or api_key_file)",
+        ),
+        (
+            "type = \"opsgenie\"\napi_key = \"k\"\ngroup = true",
+            "monitor.toml:9:9:",
+            "group: does not apply to opsgenie channels",
+        ),
+    ];
+    for (keys, at, says) in cases {
+        let errs = errors(&format!("{MINIMAL}\n[[channel]]\nname = \"c\"\n{keys}\n"));
+        assert_eq!(errs.len(), 1, "{keys}: {errs:?}");
+        assert!(errs[0].starts_with(at), "{keys}: {}", errs[0]);
+        assert!(errs[0].contains(says), "{keys}: {}", errs[0]);
+    }
+    let c = parse_str(
+        &format!("{MINIMAL}\n[[channel]]\nname = \"c\"\ntype = \"opsgenie\"\napi_key = \"k\"\nurl = \"https://api.eu.opsgenie.com\"\n"),
+        &[],
+    )
+    .unwrap();
+    match &c.channels[0].kind {
+        ChannelKind::Opsgenie(o) => assert_eq!(o.url, "https://api.eu.opsgenie.com/"),
         other => panic!("{other:?}"),
     }
 }

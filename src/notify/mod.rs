@@ -6,10 +6,13 @@ pub mod alertmanager;
 pub mod digest;
 pub mod discord;
 pub mod email;
+pub mod google_chat;
 pub mod ntfy;
+pub mod opsgenie;
 pub mod outbox;
 pub mod pagerduty;
 pub mod slack;
+pub mod teams;
 pub mod telegram;
 pub mod webhook;
 
@@ -74,6 +77,12 @@ pub enum Notifier {
     Telegram(telegram::TelegramNotifier),
     /// ntfy topic.
     Ntfy(ntfy::NtfyNotifier),
+    /// Microsoft Teams (Workflows webhook).
+    Teams(teams::TeamsNotifier),
+    /// Google Chat space webhook.
+    GoogleChat(google_chat::GoogleChatNotifier),
+    /// Opsgenie Alert API v2.
+    Opsgenie(opsgenie::OpsgenieNotifier),
 }
 
 /// Why the channels could not be set up.
@@ -140,6 +149,21 @@ impl Notifier {
                         http: http.clone(),
                         page_url: page_url.map(str::to_string),
                     }),
+                    ChannelKind::Teams(_) => Notifier::Teams(teams::TeamsNotifier {
+                        config: c.clone(),
+                        http: http.clone(),
+                        page_url: page_url.map(str::to_string),
+                    }),
+                    ChannelKind::GoogleChat(_) => {
+                        Notifier::GoogleChat(google_chat::GoogleChatNotifier {
+                            config: c.clone(),
+                            http: http.clone(),
+                        })
+                    }
+                    ChannelKind::Opsgenie(_) => Notifier::Opsgenie(opsgenie::OpsgenieNotifier {
+                        config: c.clone(),
+                        http: http.clone(),
+                    }),
                     ChannelKind::PagerDuty(_) => {
                         Notifier::PagerDuty(pagerduty::PagerDutyNotifier {
                             config: c.clone(),
@@ -170,6 +194,9 @@ impl Notifier {
             Notifier::Discord(n) => &n.config,
             Notifier::Telegram(n) => &n.config,
             Notifier::Ntfy(n) => &n.config,
+            Notifier::Teams(n) => &n.config,
+            Notifier::GoogleChat(n) => &n.config,
+            Notifier::Opsgenie(n) => &n.config,
         }
     }
 
@@ -192,6 +219,8 @@ impl Notifier {
                 | Notifier::Discord(_)
                 | Notifier::Telegram(_)
                 | Notifier::Ntfy(_)
+                | Notifier::Teams(_)
+                | Notifier::GoogleChat(_)
         )
     }
 
@@ -212,6 +241,9 @@ impl Notifier {
                 Notifier::Discord(c) => c.send(n, now).await,
                 Notifier::Telegram(c) => c.send(n, now).await,
                 Notifier::Ntfy(c) => c.send(n, now).await,
+                Notifier::Teams(c) => c.send(n, now).await,
+                Notifier::GoogleChat(c) => c.send(n, now).await,
+                Notifier::Opsgenie(c) => c.send(n, now).await,
             }
         })
         .await
@@ -231,10 +263,15 @@ impl Notifier {
                 Notifier::Discord(c) => c.send_group(batch, now).await,
                 Notifier::Telegram(c) => c.send_group(batch, now).await,
                 Notifier::Ntfy(c) => c.send_group(batch, now).await,
+                Notifier::Teams(c) => c.send_group(batch, now).await,
+                Notifier::GoogleChat(c) => c.send_group(batch, now).await,
                 // Validation keeps grouping off these; a machine wants one event each.
-                Notifier::Webhook(_) | Notifier::Alertmanager(_) | Notifier::PagerDuty(_) => {
+                Notifier::Webhook(_)
+                | Notifier::Alertmanager(_)
+                | Notifier::PagerDuty(_)
+                | Notifier::Opsgenie(_) => {
                     Err(SendError::permanent(
-                        "webhook, alertmanager and pagerduty channels take one notification at a time",
+                        "webhook, alertmanager, pagerduty and opsgenie channels take one notification at a time",
                     ))
                 }
             }

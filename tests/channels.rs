@@ -1,9 +1,10 @@
-//! Telegram and ntfy through the real binary, against receivers that answer as the
-//! services do (Telegram `{"ok":true,...}`, ntfy its message JSON): an outage is one
+//! Telegram, ntfy, Teams, Google Chat and Opsgenie through the real binary, against
+//! receivers that answer as the services do (Telegram `{"ok":true,...}`, ntfy its message
+//! JSON, Teams 202, Google Chat the message, Opsgenie 202): an outage is one
 //! firing and one resolved message (a 429 and its retry go through the same delivery path
 //! as PagerDuty's and Discord's, tested there), the
 //! credentials go where the service expects them and into no log line, and `test-alert`
-//! reaches both.
+//! reaches each.
 
 mod common;
 
@@ -151,4 +152,107 @@ async fn test_alert_reaches_telegram_and_ntfy() {
         .as_str()
         .unwrap()
         .starts_with("[TEST]"));
+}
+
+const GENIE_KEY: &str = "eb243592-faa2-4ba2-a551q-1afdf565c889";
+
+#[tokio::test]
+async fn teams_gets_an_adaptive_card_per_change() {
+    let hook = Mimic::start("/workflows/1/triggers/manual/paths/invoke", 202, "", false).await;
+    let channel = format!(
+        "[[channel]]\nname = \"chat\"\ntype = \"teams\"\nurl = \"{}\"\ngroup = false\n",
+        hook.url
+    );
+    run_outage(&channel, &hook).await;
+    let got = hook.accepted();
+    let card = |i: usize| got[i]["attachments"][0].clone();
+    assert_eq!(
+        card(0)["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
+    assert_eq!(card(0)["content"]["type"], "AdaptiveCard");
+    assert_eq!(card(0)["content"]["body"][0]["color"], "Attention");
+    assert!(card(0)["content"]["body"][0]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("[FIRING] api: HTTP 500"));
+    assert_eq!(card(1)["content"]["body"][0]["color"], "Good");
+    let out = test_alert(&channel).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[tokio::test]
+async fn google_chat_threads_the_recovery_under_its_firing() {
+    let hook = Mimic::start(
+        "/v1/spaces/AAAA/messages",
+        200,
+        r#"{"name":"spaces/AAAA/messages/1","thread":{"name":"spaces/AAAA/threads/1"}}"#,
+        false,
+    )
+    .await;
+    let channel = format!(
+        "[[channel]]\nname = \"chat\"\ntype = \"google_chat\"\nurl = \"{}?key=k&token=t\"\ngroup = false\n",
+        hook.url
+    );
+    run_outage(&channel, &hook).await;
+    let got = hook.accepted();
+    assert!(got[0]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("*[FIRING] api: HTTP 500"));
+    assert!(got[1]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("*[RESOLVED] api after"));
+    assert_eq!(got[0]["thread"], got[1]["thread"], "one thread per episode");
+    let out = test_alert(&channel).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("token=t"));
+}
+
+#[tokio::test]
+async fn opsgenie_creates_then_closes_by_alias() {
+    let hook = Mimic::start(
+        "",
+        202,
+        r#"{"result":"Request will be processed","took":0.302,"requestId":"43a29c5c-3dbf-4fa4-9c26-f4f71023e120"}"#,
+        false,
+    )
+    .await;
+    let channel = format!(
+        "[[channel]]\nname = \"chat\"\ntype = \"opsgenie\"\nurl = \"{}\"\napi_key = \"{GENIE_KEY}\"\n",
+        hook.url
+    );
+    let logged = run_outage(&channel, &hook).await;
+    let got = hook.accepted();
+    assert_eq!(got[0]["priority"], "P1");
+    assert_eq!(got[0]["entity"], "api");
+    let alias = got[0]["alias"].as_str().unwrap().to_string();
+    assert_eq!(got[1]["source"], "upwatch");
+    let requests = hook.requests.lock().unwrap().clone();
+    assert_eq!(requests[0].0, "/v2/alerts");
+    let encoded: String = url::form_urlencoded::byte_serialize(alias.as_bytes()).collect();
+    assert_eq!(requests[1].0, format!("/v2/alerts/{encoded}/close"));
+    assert!(requests
+        .iter()
+        .all(|(_, a)| a.as_deref() == Some(format!("GenieKey {GENIE_KEY}").as_str())));
+    assert!(
+        !logged.contains(GENIE_KEY),
+        "the API key reached a log line"
+    );
+    let out = test_alert(&channel).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(hook.accepted()[2]["priority"], "P5");
 }
