@@ -860,14 +860,14 @@ impl Validator<'_> {
         redactor: &mut Redactor,
         warnings: &mut Vec<String>,
     ) -> Option<TelegramChannel> {
-        let token = self.secret_pair(
+        let token = self.credential(
             ctx,
             "bot_token",
             &r.bot_token,
             &r.bot_token_file,
             redactor,
             span.clone(),
-            true,
+            "the token @BotFather gave the bot",
         );
         let url = self.service_url(
             ctx,
@@ -909,22 +909,8 @@ impl Validator<'_> {
                 id
             }
         };
-        let token = token?;
-        if token.is_empty() {
-            let at = r
-                .bot_token
-                .as_ref()
-                .or(r.bot_token_file.as_ref())
-                .map_or(0..0, |s| s.span());
-            self.d.push(
-                at,
-                ctx,
-                "bot_token: empty; it is the token @BotFather gave the bot",
-            );
-            return None;
-        }
         Some(TelegramChannel {
-            bot_token: token,
+            bot_token: token?,
             chat_id: chat_id?,
             url: url?,
         })
@@ -1014,14 +1000,14 @@ impl Validator<'_> {
         redactor: &mut Redactor,
         warnings: &mut Vec<String>,
     ) -> Option<OpsgenieChannel> {
-        let api_key = self.secret_pair(
+        let api_key = self.credential(
             ctx,
             "api_key",
             &r.api_key,
             &r.api_key_file,
             redactor,
             span,
-            true,
+            "the key of an Opsgenie API integration",
         );
         let url = self.service_url(
             ctx,
@@ -1031,21 +1017,10 @@ impl Validator<'_> {
             redactor,
             warnings,
         );
-        let api_key = api_key?;
-        if api_key.is_empty() {
-            let at = r
-                .api_key
-                .as_ref()
-                .or(r.api_key_file.as_ref())
-                .map_or(0..0, |s| s.span());
-            self.d.push(
-                at,
-                ctx,
-                "api_key: empty; it is the key of an Opsgenie API integration",
-            );
-            return None;
-        }
-        Some(OpsgenieChannel { api_key, url: url? })
+        Some(OpsgenieChannel {
+            api_key: api_key?,
+            url: url?,
+        })
     }
 
     /// `routing_key` (or `routing_key_file`), and `url` over PagerDuty's own endpoint.
@@ -1057,14 +1032,14 @@ impl Validator<'_> {
         redactor: &mut Redactor,
         warnings: &mut Vec<String>,
     ) -> Option<PagerDutyChannel> {
-        let routing_key = self.secret_pair(
+        let routing_key = self.credential(
             ctx,
             "routing_key",
             &r.routing_key,
             &r.routing_key_file,
             redactor,
             span,
-            true,
+            "the integration key of a PagerDuty service's Events API v2 integration",
         );
         let url = self.service_url(
             ctx,
@@ -1074,18 +1049,8 @@ impl Validator<'_> {
             redactor,
             warnings,
         );
-        let routing_key = routing_key?;
-        if routing_key.is_empty() {
-            let at = r
-                .routing_key
-                .as_ref()
-                .or(r.routing_key_file.as_ref())
-                .map_or(0..0, |s| s.span());
-            self.d.push(at, ctx, "routing_key: empty; it is the integration key of a PagerDuty service's Events API v2 integration");
-            return None;
-        }
         Some(PagerDutyChannel {
-            routing_key,
+            routing_key: routing_key?,
             url: url?,
         })
     }
@@ -1184,6 +1149,28 @@ impl Validator<'_> {
             }
         }
         Some(headers)
+    }
+
+    /// A credential the channel cannot work without: `key` or `key_file`, present and
+    /// not empty (`what` says what it is, for the message).
+    #[allow(clippy::too_many_arguments)]
+    fn credential(
+        &mut self,
+        ctx: &str,
+        key: &str,
+        v: &S<String>,
+        file: &S<String>,
+        redactor: &mut Redactor,
+        span: Range<usize>,
+        what: &str,
+    ) -> Option<Secret> {
+        let secret = self.secret_pair(ctx, key, v, file, redactor, span, true)?;
+        if secret.is_empty() {
+            let at = v.as_ref().or(file.as_ref()).map_or(0..0, |s| s.span());
+            self.d.push(at, ctx, format!("{key}: empty; it is {what}"));
+            return None;
+        }
+        Some(secret)
     }
 
     /// `key` or `key_file`, exactly one (or neither when `!required`).

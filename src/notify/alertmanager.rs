@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
-use super::{http_outcome, Notification, SendError};
+use super::{deliver, Notification, SendError};
 use crate::alert::TransitionKind;
 use crate::config::{AlertmanagerChannel, ChannelConfig, ChannelKind};
 use crate::fmt::rfc3339;
@@ -206,17 +206,14 @@ impl AlertmanagerNotifier {
     async fn post(&self, alerts: Vec<Value>, now: DateTime<Utc>) -> Result<(), SendError> {
         let cfg = self.settings()?;
         let body = serde_json::to_vec(&alerts).map_err(|e| SendError::permanent(e.to_string()))?;
-        let result = self
+        let req = self
             .http
             .post(cfg.url.expose())
             .headers(cfg.headers.clone())
             .header(http::header::CONTENT_TYPE, "application/json")
             .timeout(self.config.timeout)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| e.without_url());
-        http_outcome(result, now).await.map_err(|mut e| {
+            .body(body);
+        deliver(req, now).await.map_err(|mut e| {
             e.message = format!("{}: {}", cfg.display_url, e.message);
             e
         })

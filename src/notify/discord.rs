@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::digest::{Digest, Tone};
-use super::{http_outcome, Notification, SendError};
+use super::{deliver, Notification, SendError};
 use crate::alert::TransitionKind;
 use crate::config::{ChannelConfig, ChannelKind};
 
@@ -137,16 +137,15 @@ impl DiscordNotifier {
         let ChannelKind::Discord(cfg) = &self.config.kind else {
             return Err(SendError::permanent("not a discord channel"));
         };
-        // The URL is the credential: never let it into an error message.
-        let result = self
-            .http
-            .post(cfg.url.expose())
-            .json(body)
-            .timeout(self.config.timeout)
-            .send()
-            .await
-            .map_err(|e| e.without_url());
-        http_outcome(result, now).await
+        // The URL is the credential: `deliver` keeps it out of every error message.
+        deliver(
+            self.http
+                .post(cfg.url.expose())
+                .json(body)
+                .timeout(self.config.timeout),
+            now,
+        )
+        .await
     }
 }
 

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::digest::Digest;
-use super::{http_outcome, Notification, SendError};
+use super::{deliver, Notification, SendError};
 use crate::alert::TransitionKind;
 use crate::config::{ChannelConfig, ChannelKind};
 
@@ -104,16 +104,12 @@ impl GoogleChatNotifier {
         };
         url.query_pairs_mut()
             .append_pair("messageReplyOption", "REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD");
-        // The URL is the credential: never let it into an error message.
-        let result = self
-            .http
-            .post(url)
-            .json(body)
-            .timeout(self.config.timeout)
-            .send()
-            .await
-            .map_err(|e| e.without_url());
-        http_outcome(result, now).await
+        // The URL is the credential: `deliver` keeps it out of every error message.
+        deliver(
+            self.http.post(url).json(body).timeout(self.config.timeout),
+            now,
+        )
+        .await
     }
 }
 

@@ -310,6 +310,15 @@ async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Vec<u8> {
     out
 }
 
+/// Sends `req` and classifies the answer. reqwest's errors can carry the URL, which for
+/// most channels is itself the credential: they are stripped of it here.
+pub(crate) async fn deliver(
+    req: reqwest::RequestBuilder,
+    now: DateTime<Utc>,
+) -> Result<(), SendError> {
+    http_outcome(req.send().await.map_err(|e| e.without_url()), now).await
+}
+
 /// Classifies an HTTP receiver's answer (Slack and webhooks).
 pub(crate) async fn http_outcome(
     result: Result<reqwest::Response, reqwest::Error>,

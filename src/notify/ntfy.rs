@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::digest::{Digest, Tone};
-use super::{http_outcome, Notification, SendError};
+use super::{deliver, Notification, SendError};
 use crate::alert::TransitionKind;
 use crate::config::{ChannelConfig, ChannelKind, NtfyAuth};
 
@@ -128,8 +128,7 @@ impl NtfyNotifier {
             NtfyAuth::Token(t) => req.bearer_auth(t.expose()),
             NtfyAuth::Basic(user, password) => req.basic_auth(user, Some(password.expose())),
         };
-        let result = req.send().await.map_err(|e| e.without_url());
-        http_outcome(result, now).await.map_err(|mut e| {
+        deliver(req, now).await.map_err(|mut e| {
             e.message = format!("ntfy {}: {}", cfg.url, e.message);
             e
         })

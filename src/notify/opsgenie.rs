@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
-use super::{http_outcome, Notification, SendError};
+use super::{deliver, Notification, SendError};
 use crate::alert::{Severity, TransitionKind};
 use crate::config::{ChannelConfig, ChannelKind};
 
@@ -110,19 +110,19 @@ impl OpsgenieNotifier {
             return Err(SendError::permanent("not an opsgenie channel"));
         };
         let (path, body) = request(n);
-        let result = self
-            .http
-            .post(format!("{}{path}", cfg.url.trim_end_matches('/')))
-            .header(
-                http::header::AUTHORIZATION,
-                format!("GenieKey {}", cfg.api_key.expose()),
-            )
-            .json(&body)
-            .timeout(self.config.timeout)
-            .send()
-            .await
-            .map_err(|e| e.without_url());
-        http_outcome(result, now).await.map_err(|mut e| {
+        deliver(
+            self.http
+                .post(format!("{}{path}", cfg.url.trim_end_matches('/')))
+                .header(
+                    http::header::AUTHORIZATION,
+                    format!("GenieKey {}", cfg.api_key.expose()),
+                )
+                .json(&body)
+                .timeout(self.config.timeout),
+            now,
+        )
+        .await
+        .map_err(|mut e| {
             e.message = format!(
                 "Opsgenie: {}",
                 e.message.replace(cfg.api_key.expose(), "***")

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
-use super::{http_outcome, Notification, SendError};
+use super::{deliver, Notification, SendError};
 use crate::alert::{Severity, TransitionKind};
 use crate::config::{ChannelConfig, ChannelKind};
 
@@ -114,15 +114,15 @@ impl PagerDutyNotifier {
             return Err(SendError::permanent("not a pagerduty channel"));
         };
         let body = payload(n, cfg.routing_key.expose(), self.page_url.as_deref());
-        let result = self
-            .http
-            .post(&cfg.url)
-            .json(&body)
-            .timeout(self.config.timeout)
-            .send()
-            .await
-            .map_err(|e| e.without_url());
-        http_outcome(result, now).await.map_err(|mut e| {
+        deliver(
+            self.http
+                .post(&cfg.url)
+                .json(&body)
+                .timeout(self.config.timeout),
+            now,
+        )
+        .await
+        .map_err(|mut e| {
             // PagerDuty's error bodies do not echo the key, but a proxy's might.
             e.message = format!(
                 "PagerDuty: {}",

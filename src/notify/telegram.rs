@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::digest::Digest;
-use super::{http_outcome, Notification, SendError};
+use super::{deliver, Notification, SendError};
 use crate::alert::TransitionKind;
 use crate::config::{ChannelConfig, ChannelKind, ChatId};
 
@@ -133,15 +133,12 @@ impl TelegramNotifier {
             cfg.bot_token.expose()
         );
         // The token is in the path: reqwest's error must not carry the URL.
-        let result = self
-            .http
-            .post(url)
-            .json(body)
-            .timeout(self.config.timeout)
-            .send()
-            .await
-            .map_err(|e| e.without_url());
-        http_outcome(result, now).await.map_err(|mut e| {
+        deliver(
+            self.http.post(url).json(body).timeout(self.config.timeout),
+            now,
+        )
+        .await
+        .map_err(|mut e| {
             e.message = format!(
                 "Telegram: {}",
                 e.message.replace(cfg.bot_token.expose(), "***")

@@ -11,7 +11,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-use super::{http_outcome, Notification, SendError};
+use super::{deliver, Notification, SendError};
 use crate::config::{ChannelConfig, ChannelKind};
 
 /// Sends notifications to one webhook channel.
@@ -125,8 +125,7 @@ impl WebhookNotifier {
             );
         }
         // reqwest's errors can carry the URL, which may hold a token: show ours instead.
-        let result = req.body(body).send().await.map_err(|e| e.without_url());
-        http_outcome(result, now).await.map_err(|mut e| {
+        deliver(req.body(body), now).await.map_err(|mut e| {
             e.message = format!("{}: {}", cfg.display_url, e.message);
             e
         })
