@@ -20,6 +20,17 @@ fn errors(text: &str) -> Vec<String> {
     }
 }
 
+/// For each (text, where, what) case, the config `build(text)` has exactly one error, at
+/// `where` and saying `what`.
+fn each_one_error(cases: &[(&str, &str, &str)], build: impl Fn(&str) -> String) {
+    for (case, at, says) in cases {
+        let errs = errors(&build(case));
+        assert_eq!(errs.len(), 1, "{case}: {errs:?}");
+        assert!(errs[0].starts_with(at), "{case}: {}", errs[0]);
+        assert!(errs[0].contains(says), "{case}: {}", errs[0]);
+    }
+}
+
 const MINIMAL: &str = "[[target]]\nname = \"api\"\nurl = \"https://api.example.com/v1/models\"\n";
 
 #[test]
@@ -674,12 +685,9 @@ fn a_bad_assertion_is_pointed_at_with_what_would_be_right() {
         ("json = \"$.a\"\nop = \"eq\"\nvalue = 1\nmatch = \"some\"", "monitor.toml:8:9:", "match: \"some\" is not one of any | all"),
         ("json = \"$.a\"\nopp = \"eq\"", "monitor.toml:6:1:", "unknown field `opp`"),
     ];
-    for (body, at, says) in cases {
-        let errs = errors(&format!("{MINIMAL}[[target.assert]]\n{body}\n"));
-        assert_eq!(errs.len(), 1, "{body}: {errs:?}");
-        assert!(errs[0].starts_with(at), "{body}: {}", errs[0]);
-        assert!(errs[0].contains(says), "{body}: {}", errs[0]);
-    }
+    each_one_error(cases, |case| {
+        format!("{MINIMAL}[[target.assert]]\n{case}\n")
+    });
 }
 
 #[test]
@@ -713,12 +721,7 @@ fn standard_webhooks_secrets_are_checked_where_they_are_written() {
             "signature: \"svix\" is not one of upwatch | standard-webhooks",
         ),
     ];
-    for (keys, at, says) in cases {
-        let errs = errors(&format!("{MINIMAL}\n{hook}{keys}\n"));
-        assert_eq!(errs.len(), 1, "{keys}: {errs:?}");
-        assert!(errs[0].starts_with(at), "{keys}: {}", errs[0]);
-        assert!(errs[0].contains(says), "{keys}: {}", errs[0]);
-    }
+    each_one_error(cases, |case| format!("{MINIMAL}\n{hook}{case}\n"));
     // 24 bytes of key, as two secrets during a rotation.
     let c = parse_str(
         &format!("{MINIMAL}\n{hook}signature = \"standard-webhooks\"\nsecrets = [\"whsec_MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIz\", \"whsec_YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4\"]\n"),
@@ -756,12 +759,7 @@ fn a_pagerduty_channel_needs_its_key_and_an_https_endpoint() {
             "group: does not apply to pagerduty channels",
         ),
     ];
-    for (keys, at, says) in cases {
-        let errs = errors(&format!("{MINIMAL}\n{head}{keys}\n"));
-        assert_eq!(errs.len(), 1, "{keys}: {errs:?}");
-        assert!(errs[0].starts_with(at), "{keys}: {}", errs[0]);
-        assert!(errs[0].contains(says), "{keys}: {}", errs[0]);
-    }
+    each_one_error(cases, |case| format!("{MINIMAL}\n{head}{case}\n"));
     let c = parse_str(&format!("{MINIMAL}\n{head}routing_key = \"abc\"\n"), &[]).unwrap();
     match &c.channels[0].kind {
         ChannelKind::PagerDuty(p) => {
@@ -806,12 +804,9 @@ fn telegram_and_ntfy_channels_are_checked_where_they_are_written() {
             "url: must be an https:// URL (default https://ntfy.sh",
         ),
     ];
-    for (keys, at, says) in cases {
-        let errs = errors(&format!("{MINIMAL}\n[[channel]]\nname = \"c\"\n{keys}\n"));
-        assert_eq!(errs.len(), 1, "{keys}: {errs:?}");
-        assert!(errs[0].starts_with(at), "{keys}: {}", errs[0]);
-        assert!(errs[0].contains(says), "{keys}: {}", errs[0]);
-    }
+    each_one_error(cases, |case| {
+        format!("{MINIMAL}\n[[channel]]\nname = \"c\"\n{case}\n")
+    });
     let c = parse_str(
         &format!("{MINIMAL}\n[[channel]]\nname = \"c\"\ntype = \"telegram\"\nbot_token = \"1:x\"\nchat_id = \"@upwatch_ops\"\n"),
         &[],
@@ -850,12 +845,9 @@ fn teams_google_chat_and_opsgenie_channels_are_checked_where_they_are_written() 
             "group: does not apply to opsgenie channels",
         ),
     ];
-    for (keys, at, says) in cases {
-        let errs = errors(&format!("{MINIMAL}\n[[channel]]\nname = \"c\"\n{keys}\n"));
-        assert_eq!(errs.len(), 1, "{keys}: {errs:?}");
-        assert!(errs[0].starts_with(at), "{keys}: {}", errs[0]);
-        assert!(errs[0].contains(says), "{keys}: {}", errs[0]);
-    }
+    each_one_error(cases, |case| {
+        format!("{MINIMAL}\n[[channel]]\nname = \"c\"\n{case}\n")
+    });
     let c = parse_str(
         &format!("{MINIMAL}\n[[channel]]\nname = \"c\"\ntype = \"opsgenie\"\napi_key = \"k\"\nurl = \"https://api.eu.opsgenie.com\"\n"),
         &[],
