@@ -51,6 +51,20 @@ fn readme_config_example_is_valid() {
             ),
             ("CREDENTIALS_DIRECTORY", &creds_dir),
             ("PAGERDUTY_ROUTING_KEY", "R0UTINGKEY"),
+            ("OPSGENIE_API_KEY", "genie-key"),
+            (
+                "DISCORD_WEBHOOK_URL",
+                "https://discord.com/api/webhooks/1/tok",
+            ),
+            (
+                "TEAMS_WORKFLOW_URL",
+                "https://prod-00.westeurope.logic.azure.com/workflows/x/triggers/manual/paths/invoke?sig=s",
+            ),
+            (
+                "GOOGLE_CHAT_WEBHOOK_URL",
+                "https://chat.googleapis.com/v1/spaces/A/messages?key=k&token=t",
+            ),
+            ("TELEGRAM_BOT_TOKEN", "123:abc"),
         ]);
         if let Err(e) = config::parse(&dir.join("README.md"), &block, &env) {
             panic!("README config example does not validate:\n{e}\n---\n{block}");
