@@ -147,13 +147,22 @@ status_page = "openai-status"
     )]);
     let before = hook.requests().len();
     let daemon = spawn_daemon(&cfg);
-    let got = hook.wait_for(before + 1, Duration::from_secs(20)).await;
+    // Other messages may come first (the failing target fires again on restart): wait
+    // for the page's own.
+    let page_resolved = |got: &[Received]| -> Vec<Value> {
+        got[before..]
+            .iter()
+            .map(Received::json)
+            .filter(|b| b["target"] == "claude-status" && b["status"] == "resolved")
+            .collect()
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while page_resolved(&hook.requests()).is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     stop_daemon(daemon).await;
-    let resolved: Vec<Value> = got[before..]
-        .iter()
-        .map(Received::json)
-        .filter(|b| b["target"] == "claude-status" && b["status"] == "resolved")
-        .collect();
+    let got = hook.requests();
+    let resolved = page_resolved(&got);
     assert!(
         !resolved.is_empty(),
         "{:#?}",
