@@ -29,17 +29,7 @@ async fn run_outage(channel: &str, hook: &Mimic) -> String {
     )
     .unwrap();
     let log = dir.path().join("log");
-    let daemon = tokio::process::Command::new(env!("CARGO_BIN_EXE_upwatch"))
-        .arg("--config")
-        .arg(&cfg)
-        .arg("run")
-        .env_remove("STATE_DIRECTORY")
-        .env("UPWATCH_LOG", "debug")
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let daemon = spawn_daemon_logging(&cfg, &log);
     hook.wait_accepted(1, Duration::from_secs(15)).await;
     target.set(200);
     hook.wait_accepted(2, Duration::from_secs(15)).await;

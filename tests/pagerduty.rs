@@ -42,17 +42,7 @@ async fn an_outage_is_one_trigger_and_one_resolve_under_one_dedup_key() {
     )
     .unwrap();
     let log = dir.path().join("log");
-    let daemon = tokio::process::Command::new(env!("CARGO_BIN_EXE_upwatch"))
-        .arg("--config")
-        .arg(&cfg)
-        .arg("run")
-        .env_remove("STATE_DIRECTORY")
-        .env("UPWATCH_LOG", "debug")
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let daemon = spawn_daemon_logging(&cfg, &log);
     // The trigger: throttled once, then accepted.
     for _ in 0..100 {
         if !pd.accepted().is_empty() {

@@ -237,6 +237,23 @@ impl Notification {
         }
     }
 
+    /// A key that names the alert episode, the same on its firing, reminders and recovery
+    /// (`upwatch/<location>/<target>/<severity>/<start>`), and one of its own for a notice
+    /// or a test: what pagers deduplicate on and chats thread by.
+    pub fn episode_key(&self) -> String {
+        match self.kind {
+            TransitionKind::Notice => format!("upwatch/{}/notice/{}", self.location, self.id),
+            _ if self.test => format!("upwatch/{}/test/{}", self.location, self.id),
+            _ => format!(
+                "upwatch/{}/{}/{}/{}",
+                self.location,
+                self.target,
+                self.severity.as_str(),
+                self.started_at.timestamp()
+            ),
+        }
+    }
+
     /// The whole episode in one phrase: `api was down from 10:02 to 10:14 UTC (12m)`.
     pub fn episode(&self) -> String {
         let end = self.resolved_at.unwrap_or(self.started_at);

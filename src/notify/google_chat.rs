@@ -9,7 +9,6 @@ use serde_json::{json, Value};
 
 use super::digest::Digest;
 use super::{deliver, Notification, SendError};
-use crate::alert::TransitionKind;
 use crate::config::{ChannelConfig, ChannelKind};
 
 /// Google Chat's limit on a message's text (bytes; kept in characters well below it).
@@ -30,16 +29,7 @@ fn cut(s: String) -> String {
 
 /// One thread per alert episode: its firing, reminders and recovery share it.
 pub fn thread_key(n: &Notification) -> String {
-    match n.kind {
-        TransitionKind::Notice => format!("upwatch-notice-{}", n.id),
-        _ => format!(
-            "upwatch-{}-{}-{}-{}",
-            n.location,
-            n.target,
-            n.severity.as_str(),
-            n.started_at.timestamp()
-        ),
-    }
+    n.episode_key().replace('/', "-")
 }
 
 /// The message for `n`.
@@ -116,7 +106,7 @@ impl GoogleChatNotifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alert::Severity;
+    use crate::alert::{Severity, TransitionKind};
     use crate::probe::Failure;
     use chrono::TimeZone;
 

@@ -36,18 +36,7 @@ fn cut(s: &str, max: usize) -> String {
 
 /// The alias of `n`'s alert: one per alert episode, one per notice or test.
 pub fn alias(n: &Notification) -> String {
-    let a = match n.kind {
-        TransitionKind::Notice => format!("upwatch/{}/notice/{}", n.location, n.id),
-        _ if n.test => format!("upwatch/{}/test/{}", n.location, n.id),
-        _ => format!(
-            "upwatch/{}/{}/{}/{}",
-            n.location,
-            n.target,
-            n.severity.as_str(),
-            n.started_at.timestamp()
-        ),
-    };
-    cut(&a, ALIAS)
+    cut(&n.episode_key(), ALIAS)
 }
 
 /// What to send for `n`: the path under the API's address and the body.

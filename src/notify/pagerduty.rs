@@ -25,20 +25,10 @@ pub struct PagerDutyNotifier {
     pub(crate) page_url: Option<String>,
 }
 
-/// The key that ties a trigger to its resolve: one per alert episode (target, severity
-/// and the episode's start), one per notice or test.
+/// The key that ties a trigger to its resolve: one per alert episode, one per notice or
+/// test ([`Notification::episode_key`]).
 pub fn dedup_key(n: &Notification) -> String {
-    match n.kind {
-        TransitionKind::Notice => format!("upwatch/{}/notice/{}", n.location, n.id),
-        _ if n.test => format!("upwatch/{}/test/{}", n.location, n.id),
-        _ => format!(
-            "upwatch/{}/{}/{}/{}",
-            n.location,
-            n.target,
-            n.severity.as_str(),
-            n.started_at.timestamp()
-        ),
-    }
+    n.episode_key()
 }
 
 /// The Events API v2 body for `n`.

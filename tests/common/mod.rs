@@ -800,6 +800,23 @@ pub fn spawn_daemon(config: &Path) -> tokio::process::Child {
         .unwrap()
 }
 
+/// Like [`spawn_daemon`], logging at debug level to the file `log`, so a test can read
+/// what the daemon said (and check that no secret is in it).
+pub fn spawn_daemon_logging(config: &Path, log: &Path) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_upwatch"))
+        .env_remove("STATE_DIRECTORY")
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .env("UPWATCH_LOG", "debug")
+        .arg("--config")
+        .arg(config)
+        .arg("run")
+        .stdout(std::fs::File::create(log).unwrap())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
 /// Sends SIGTERM and waits (up to 20 s) for the daemon to exit; returns its exit code.
 pub async fn stop_daemon(mut child: tokio::process::Child) -> i32 {
     let pid = child.id().unwrap().to_string();
