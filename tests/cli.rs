@@ -560,3 +560,23 @@ async fn the_shipped_example_assertions_pass_on_a_catalog() {
     let out = run(&["check", "--format", "json"], &p).await;
     assert_eq!(out.code, 0, "{examples}\n{}{}", out.stdout, out.stderr);
 }
+
+/// A redirected probe's phases cell starts with the hops before the final request, so the
+/// cell adds up to the total an engineer reads beside it.
+#[tokio::test]
+async fn check_table_shows_the_time_spent_on_redirects() {
+    let s = start(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_config(
+        &dir,
+        &format!(
+            "[[target]]\nname = \"moved\"\nurl = \"http://127.0.0.1:{}/to/ok\"\n",
+            s.port()
+        ),
+    );
+    let out = run(&["check"], &p).await;
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let row = out.stdout.lines().nth(1).unwrap();
+    assert!(row.contains(" redirects "), "{row}");
+    assert!(row.contains(" + "), "{row}");
+}

@@ -169,7 +169,11 @@ pub fn check_table(results: &[ProbeResult]) -> String {
             r.status.map_or("-".to_string(), |s| s.to_string()),
             format!("{:.1}", ms(r.total)),
             format!(
-                "{}/{}/{}/{}/{}",
+                // Hops before the final request come first, so the cell adds up to TOTAL.
+                "{}{}/{}/{}/{}/{}",
+                p.redirect
+                    .map(|d| format!("redirects {} + ", opt(Some(d))))
+                    .unwrap_or_default(),
                 opt(p.dns),
                 opt(p.connect),
                 opt(p.tls),
